@@ -1,0 +1,150 @@
+"""Ground truth for the estimator: open-source synthesis and place and route, from PyPI only.
+
+    from asq_hw.synth import synthesize
+    r = synthesize(verilog_text_or_path, top="pe", target="ecp5")
+    r.lut, r.ff, r.carry, r.dsp, r.bram, r.fmax_mhz, r.transistors
+    r.to_dict()           # those seven KEYS first, then how they were obtained
+
+Three stages, each cached on disk (asq_hw/synth/cache.py) by a hash of the Verilog text, the
+top module, the target, the tool versions and the flow:
+
+- resource counts: Yosys synth_ice40 / synth_ecp5 / synth_xilinx of the module itself
+  (what each key counts per target: asq_hw/synth/yosys.py);
+- fmax: the module inside a three-pin I/O wrapper (asq_hw/synth/wrapper.py), placed and
+  routed by nextpnr-ice40 / nextpnr-ecp5 with a fixed seed and clock constraint
+  (asq_hw/synth/pnr.py); None for xc7, which has no open place and route;
+- transistors: Yosys' `stat -tech cmos` after a generic synthesis (asq_hw/synth/cmos.py),
+  the same for every target.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+from asq_hw.synth import cache
+from asq_hw.synth.cmos import cmos_script, parse_cmos_stat, run_cmos
+from asq_hw.synth.pnr import DEVICES, PNR_TARGETS, SEED, measure_fmax, nextpnr_args
+from asq_hw.synth.tools import DEFAULT_TIMEOUT_S, SynthError, tool_version
+from asq_hw.synth.wrapper import WRAPPER_TOP, wrap
+from asq_hw.synth.yosys import TARGETS, check_target, count_resources, synth_counts, synth_script
+
+KEYS = ("lut", "ff", "carry", "dsp", "bram", "fmax_mhz", "transistors")
+
+__all__ = ["KEYS", "TARGETS", "SynthError", "SynthResult", "read_design", "synthesize"]
+
+
+@dataclasses.dataclass(frozen=True)
+class SynthResult:
+    """Measured figures of one module on one target (see the module docstrings for what
+    each counts). fmax_mhz is None for xc7, when not asked for, or when the design does not
+    fit the largest device (fmax_note says which); transistors is None when not asked for.
+    `seconds` holds each stage's wall time when it was computed; `cached` names the stages
+    served from the cache in this call."""
+
+    target: str
+    top: str
+    lut: int
+    ff: int
+    carry: int
+    dsp: int
+    bram: int
+    fmax_mhz: float | None
+    transistors: int | None
+    cells: dict[str, int]
+    device: str | None = None
+    seed: int | None = None
+    freq_mhz: float | None = None
+    fmax_note: str | None = None
+    tools: dict[str, str] = dataclasses.field(default_factory=dict)
+    seconds: dict[str, float] = dataclasses.field(default_factory=dict)
+    cached: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["cached"] = list(self.cached)
+        return {**{k: d.pop(k) for k in KEYS}, **d}
+
+
+def read_design(design: str | os.PathLike) -> str:
+    """Verilog text from a path (a PathLike, or a one-line str naming an existing file) or
+    from the text itself."""
+    if isinstance(design, os.PathLike) or ("\n" not in design and Path(design).is_file()):
+        return Path(design).read_text()
+    if "module" not in design:
+        raise ValueError(f"design must be Verilog text or an existing file, not {design[:60]!r}")
+    return design
+
+
+def synthesize(design: str | os.PathLike, top: str, target: str, *,
+               clocks: tuple[str, ...] = ("clk",), fmax: bool = True, transistors: bool = True,
+               seed: int = SEED, use_cache: bool = True,
+               timeout_s: float = DEFAULT_TIMEOUT_S) -> SynthResult:
+    """Resource counts, fmax and transistor count of module `top` for `target`.
+
+    design: Verilog text or a path to it. target: 'ice40', 'ecp5' or 'xc7'. clocks: the
+    module's clock inputs (tied to the one wrapper clock for fmax). fmax / transistors: set
+    False to skip those stages (the fields are then None). Raises ValueError for a bad
+    argument, ToolNotFoundError if a YoWASP package is missing, SynthError if a tool fails
+    or times out (timeout_s applies to each tool run).
+    """
+    check_target(target)
+    if not isinstance(top, str) or not top:
+        raise ValueError(f"top must be a module name, not {top!r}")
+    verilog = read_design(design)
+    tools = {"yosys": tool_version("yosys")}
+    base = {"verilog": cache.text_hash(verilog), "top": top, "yosys": tools["yosys"]}
+    hits = []
+
+    script = synth_script(top, target)
+    syn, hit = cache.cached(
+        {**base, "stage": "counts", "target": target, "script": script},
+        lambda: _raw_counts(verilog, top, target, timeout_s), use_cache=use_cache)
+    hits += ["counts"] if hit else []
+    counts = count_resources(syn["cells"], target)
+    seconds = {"synth": syn["seconds"]}
+
+    n_transistors = None
+    if transistors:
+        cm, hit = cache.cached(
+            {**base, "stage": "cmos", "script": cmos_script(top)},
+            lambda: run_cmos(verilog, top, timeout_s=timeout_s), use_cache=use_cache)
+        hits += ["cmos"] if hit else []
+        n_transistors = parse_cmos_stat(cm["stat"])[0]
+        seconds["cmos"] = cm["seconds"]
+
+    pnr = {"fmax_mhz": None, "device": None, "seed": None, "freq_mhz": None, "note": None}
+    if not fmax:
+        pnr["note"] = "not measured (fmax=False)"
+    elif target not in PNR_TARGETS:
+        pnr["note"] = f"no open place and route for {target}"
+    else:
+        ports = [tuple(p) for p in syn["ports"]]
+        tools[f"nextpnr-{target}"] = tool_version(f"nextpnr-{target}")
+        key = {**base, "stage": "pnr", "target": target, "clocks": list(clocks),
+               "nextpnr": tools[f"nextpnr-{target}"],
+               "wrapper": cache.text_hash(wrap(top, ports, clocks=clocks)),
+               "script": synth_script(WRAPPER_TOP, target, netlist="netlist.json"),
+               "devices": [[n, nextpnr_args(target, a, seed=seed), c]
+                           for n, a, c in DEVICES[target]]}
+        pnr, hit = cache.cached(
+            key, lambda: measure_fmax(verilog, top, target, ports, clocks=clocks, seed=seed,
+                                      timeout_s=timeout_s), use_cache=use_cache)
+        hits += ["pnr"] if hit else []
+        seconds["pnr_synth"] = pnr["synth_seconds"]
+        seconds["pnr"] = pnr["pnr_seconds"]
+
+    return SynthResult(
+        target=target, top=top, **counts, fmax_mhz=pnr["fmax_mhz"], transistors=n_transistors,
+        cells=syn["cells"], device=pnr["device"], seed=pnr["seed"],
+        freq_mhz=pnr["freq_mhz"] if pnr["device"] else None, fmax_note=pnr["note"],
+        tools=tools, seconds=seconds, cached=tuple(hits))
+
+
+def _raw_counts(verilog: str, top: str, target: str, timeout_s: float) -> dict:
+    # Cache the raw cell histogram, not the counts: a change to the classification in
+    # yosys.py then applies to cached entries too.
+    r = synth_counts(verilog, top, target, timeout_s=timeout_s)
+    return {"cells": r["cells"], "ports": r["ports"], "seconds": r["seconds"]}
+

@@ -1,0 +1,184 @@
+"""FPGA resource counts from Yosys: synth_ice40, synth_ecp5, synth_xilinx and `stat -json`.
+
+What each key counts. All are counts of cells in Yosys' netlist right after synthesis (before
+packing and placement), of the module itself (flattened; its ports are the netlist's ports,
+no I/O buffers). Every cell type the flow emits is classified below; an unknown one raises
+SynthError, so a count can never silently leave cells out.
+
+ice40 (iCE40 HX8K: LUT4, no DSP; `synth_ice40`, no `-dsp`):
+    lut   SB_LUT4, including the LUTs that compute sums next to the carry chain
+    carry SB_CARRY (1 bit each)
+    ff    SB_DFF* (every enable/reset/edge variant)
+    bram  SB_RAM40_4K* (4 kbit blocks)
+    dsp   SB_MAC16 (never inferred without `-dsp`: 0 for this target)
+
+ecp5 (LFE5U: LUT4 + MULT18X18D; `synth_ecp5`):
+    lut   LUT4 sites used: LUT4 + 2 per CCU2C (a CCU2C is the two LUT4s of one slice, Lattice
+          reports them as "ripple logic" LUTs) + 6 per TRELLIS_DPR16X4 (the three slices of a
+          16x4 distributed RAM: two store the bits, one holds the write port)
+    carry CCU2C (2 bits each)
+    ff    TRELLIS_FF
+    bram  DP16KD, PDPW16KD (18 kbit blocks)
+    dsp   MULT18X18D + ALU54B (Yosys infers only MULT18X18D)
+    PFUMX and L6MUX21 (the slice's wide-function muxes) and VHI/VLO are free: not counted.
+
+xc7 (Xilinx 7-series: LUT6; `synth_xilinx -flatten -noiopad -noclkbuf`):
+    lut   LUT6 sites, as Vivado's "Slice LUTs" (logic + memory): LUT1..LUT6 and INV 1 each;
+          shift registers SRL16E/SRLC16E/SRLC32E 1 each; distributed RAM in the LUTs it
+          occupies (RAM32X1S/RAM64X1S 1, RAM32X1D/RAM64X1D/RAM128X1S 2,
+          RAM128X1D/RAM256X1S/RAM32M/RAM64M 4)
+    carry CARRY4 (4 bits each)
+    ff    FDRE, FDSE, FDCE, FDPE (and _1 variants), LDCE, LDPE latches
+    bram  RAMB18E1 = 1, RAMB36E1 = 2 (18 kbit units)
+    dsp   DSP48E1
+    MUXF7/MUXF8 (the slice's muxes) are free: not counted.
+
+Yosys' $scopeinfo cells (names of flattened submodules) are not hardware: not counted.
+All three flatten the hierarchy before counting (synth_ice40 and synth_ecp5 do by default).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from asq_hw.synth.tools import DEFAULT_TIMEOUT_S, SynthError, run_tool
+
+TARGETS = ("ice40", "ecp5", "xc7")
+RESOURCES = ("lut", "ff", "carry", "dsp", "bram")
+
+# The Yosys synthesis command per target; part of every cache key.
+SYNTH_COMMAND = {
+    "ice40": "synth_ice40",
+    "ecp5": "synth_ecp5",
+    "xc7": "synth_xilinx -family xc7 -flatten -noiopad -noclkbuf",
+}
+
+# cell type -> (resource, weight). A type that maps to None is free (not counted).
+_ICE40_FF = ["SB_DFF" + e + s for e in ("", "E") for s in ("", "SR", "R", "S", "SS")]
+CELL_CLASSES: dict[str, dict[str, tuple[str, int] | None]] = {
+    "ice40": {
+        "SB_LUT4": ("lut", 1),
+        "SB_CARRY": ("carry", 1),
+        **{t: ("ff", 1) for t in _ICE40_FF},
+        **{t.replace("SB_DFF", "SB_DFFN"): ("ff", 1) for t in _ICE40_FF},
+        **{"SB_RAM40_4K" + v: ("bram", 1) for v in ("", "NR", "NW", "NRNW")},
+        "SB_MAC16": ("dsp", 1),
+    },
+    "ecp5": {
+        "LUT4": ("lut", 1),
+        "CCU2C": ("carry", 1),  # and 2 LUT4 sites, added in count_resources
+        "TRELLIS_DPR16X4": ("lut", 6),
+        "TRELLIS_FF": ("ff", 1),
+        "DP16KD": ("bram", 1),
+        "PDPW16KD": ("bram", 1),
+        "MULT18X18D": ("dsp", 1),
+        "ALU54B": ("dsp", 1),
+        "PFUMX": None,
+        "L6MUX21": None,
+        "VHI": None,
+        "VLO": None,
+    },
+    "xc7": {
+        **{f"LUT{i}": ("lut", 1) for i in range(1, 7)},
+        "INV": ("lut", 1),
+        **{t: ("lut", 1) for t in ("SRL16E", "SRLC16E", "SRLC32E")},
+        **{t: ("lut", 1) for t in ("RAM32X1S", "RAM64X1S")},
+        **{t: ("lut", 2) for t in ("RAM32X1D", "RAM64X1D", "RAM128X1S")},
+        **{t: ("lut", 4) for t in ("RAM128X1D", "RAM256X1S", "RAM32M", "RAM64M")},
+        "CARRY4": ("carry", 1),
+        **{t + s: ("ff", 1) for t in ("FDRE", "FDSE", "FDCE", "FDPE") for s in ("", "_1")},
+        "LDCE": ("ff", 1),
+        "LDPE": ("ff", 1),
+        "RAMB18E1": ("bram", 1),
+        "RAMB36E1": ("bram", 2),
+        "DSP48E1": ("dsp", 1),
+        "MUXF7": None,
+        "MUXF8": None,
+    },
+}
+# Yosys' bookkeeping of flattened hierarchy: no hardware.
+FREE_EVERYWHERE = ("$scopeinfo",)
+# Extra LUT4 sites per cell beyond its own class (ecp5 CCU2C: the slice's two LUT4s).
+_EXTRA_LUTS = {"ecp5": {"CCU2C": 2}}
+
+
+def check_target(target: str) -> str:
+    if target not in TARGETS:
+        raise ValueError(f"target must be one of {', '.join(TARGETS)}, not {target!r}")
+    return target
+
+
+def count_resources(cells: dict[str, int], target: str) -> dict[str, int]:
+    """The five resource counts of a cell-type histogram (`stat`'s num_cells_by_type)."""
+    classes = CELL_CLASSES[check_target(target)]
+    extra = _EXTRA_LUTS.get(target, {})
+    counts = dict.fromkeys(RESOURCES, 0)
+    for cell, n in sorted(cells.items()):
+        if cell in FREE_EVERYWHERE:
+            continue
+        if cell not in classes:
+            raise SynthError(f"cell type {cell} after {SYNTH_COMMAND[target].split()[0]} has no "
+                             f"resource class: add it to CELL_CLASSES in asq_hw/synth/yosys.py")
+        cls = classes[cell]
+        if cls is not None:
+            counts[cls[0]] += cls[1] * n
+        counts["lut"] += extra.get(cell, 0) * n
+    return counts
+
+
+def synth_script(top: str, target: str, *, netlist: str | None = None) -> str:
+    """The Yosys script after `read_verilog`: synthesise `top`, write `stat.json` and the
+    port list `ports.json`, and, if `netlist` is given, the netlist for nextpnr."""
+    cmd = f"{SYNTH_COMMAND[check_target(target)]} -top {top}"
+    if netlist is not None:
+        cmd += f" -json {netlist}"
+    return "; ".join([
+        f"hierarchy -check -top {top}",
+        cmd,
+        "tee -q -o stat.json stat -json",
+        # Only the top's port wires: a tiny file whatever the design's size.
+        f"select {top}/x:*",
+        "write_json -selected ports.json",
+        "select -clear",
+    ])
+
+
+def read_stat(path: Path) -> dict[str, int]:
+    """num_cells_by_type of the design from a `stat -json` file."""
+    stat = json.loads(path.read_text())
+    return {k: int(v) for k, v in stat["design"]["num_cells_by_type"].items()}
+
+
+def read_ports(path: Path, top: str) -> list[tuple[str, str, int]]:
+    """[(name, direction, width)] of `top`'s ports, in declaration order."""
+    mod = json.loads(path.read_text())["modules"][top]
+    return [(name, p["direction"], len(p["bits"])) for name, p in mod["ports"].items()]
+
+
+def run_yosys(files: dict[str, str], script: str, workdir: Path, *,
+              timeout_s: float = DEFAULT_TIMEOUT_S) -> str:
+    """Write `files` (name -> Verilog text) into workdir, read them, run `script`; the log."""
+    names = []
+    for name, text in files.items():
+        (workdir / name).write_text(text)
+        names.append(name)
+    full = f"read_verilog -defer {' '.join(names)}; {script}"
+    return run_tool("yosys", ["-q", "-l", "yosys.log", "-p", full], workdir,
+                    log=workdir / "yosys.log", timeout_s=timeout_s)
+
+
+def synth_counts(verilog: str, top: str, target: str, *,
+                 timeout_s: float = DEFAULT_TIMEOUT_S) -> dict:
+    """Synthesise `top` of `verilog` for `target`: {'counts', 'cells', 'ports', 'seconds'}."""
+    check_target(target)
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="asq-synth-") as tmp:
+        work = Path(tmp)
+        run_yosys({"design.v": verilog}, synth_script(top, target), work, timeout_s=timeout_s)
+        cells = read_stat(work / "stat.json")
+        ports = read_ports(work / "ports.json", top)
+    return {"counts": count_resources(cells, target), "cells": cells,
+            "ports": [list(p) for p in ports], "seconds": time.perf_counter() - t0}
