@@ -1,0 +1,163 @@
+"""Baseline PEs on the POST PE's stream interface, for the estimator's comparisons.
+
+- `IntPE` (top `int_pe`): uniform INT quantization, the weight code is a two's complement
+  `wbits` integer w and each term is x * w (a multiplier per lane).
+- `PotPE` (top `pot_pe`): power-of-two quantization with the POST code format (sign bit,
+  magnitude m, m = 0 is zero) but whole-power levels 2**-(m-1); the integer term is
+  sgn * (x << (M - m)), a shifter per lane and no LUT.
+
+Both reuse the POST PE's pipeline (ActStage without LUT, term register, adder tree,
+accumulator), so they differ from `PostPE` only in the per-lane term, and have its latency.
+Their accumulator defaults to their own safe width for `max_len` terms (`baseline_acc_bits`);
+`int_dot` / `pot_dot` are their reference models, wrapped like the hardware.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from amaranth.hdl import Module, Shape, Signal, signed, unsigned
+from amaranth.lib import wiring
+
+from asq_hw.config import ACC_BITS_RANGE, PEConfig, _check_int
+from hw.datapath import MacBackend, ShiftSign, term_width
+from hw.lut import act_shape
+from hw.pe import CoreSignature, StreamPE, _check_cfg
+
+KINDS = ("int", "pot")
+
+
+def _weights(kind: str, codes, wbits: int) -> np.ndarray:
+    """Integer weight of each code: two's complement (int) or sgn * 2**(M - m) (pot)."""
+    c = np.asarray(codes, dtype=np.int64)
+    if kind == "int":
+        return np.where(c >= 1 << (wbits - 1), c - (1 << wbits), c)
+    big_m = 2 ** (wbits - 1) - 1
+    s, m = c >> (wbits - 1), c & big_m
+    return np.where(m == 0, 0, np.where(s == 1, -1, 1) << (big_m - np.maximum(m, 1)))
+
+
+def _weight_range(kind: str, wbits: int) -> tuple[int, int]:
+    w = _weights(kind, np.arange(1 << wbits), wbits)
+    return int(w.min()), int(w.max())
+
+
+def baseline_acc_bits(kind: str, cfg: PEConfig) -> int:
+    """Smallest two's complement width that holds any sum of `max_len` terms."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    wlo, whi = _weight_range(kind, cfg.wbits)
+    prods = [a * w for a in (cfg.act_min, cfg.act_max) for w in (wlo, whi)]
+    n = cfg.max_len
+    return Shape.cast(range(n * min(prods), n * max(prods) + 1)).width
+
+
+def _wrap(a: np.ndarray, bits: int) -> np.ndarray:
+    if bits >= 64:
+        return a
+    r = a & ((1 << bits) - 1)
+    return np.where(r >= 1 << (bits - 1), r - (1 << bits), r)
+
+
+def baseline_dot(kind: str, acts, codes, cfg: PEConfig, acc_bits: int | None = None):
+    """Reference dot products of a baseline PE: acts (B, N), codes (B, N) or (N,) ->
+    int64 (B,), wrapped to `acc_bits` (default `baseline_acc_bits`)."""
+    acc_bits = baseline_acc_bits(kind, cfg) if acc_bits is None else acc_bits
+    acts = np.asarray(acts, dtype=np.int64)
+    w = _weights(kind, codes, cfg.wbits)
+    return _wrap((acts * w).sum(axis=-1), acc_bits)
+
+
+def int_dot(acts, codes, cfg: PEConfig, acc_bits: int | None = None):
+    return baseline_dot("int", acts, codes, cfg, acc_bits)
+
+
+def pot_dot(acts, codes, cfg: PEConfig, acc_bits: int | None = None):
+    return baseline_dot("pot", acts, codes, cfg, acc_bits)
+
+
+class _BaselineCore(wiring.Component):
+    """Core of a baseline PE (see `hw.pe.CoreSignature` for the timing of its ports)."""
+
+    kind = ""
+
+    def __init__(self, cfg: PEConfig, acc_bits: int):
+        self.cfg = cfg
+        self.acc_bits = acc_bits
+        super().__init__(CoreSignature.members(cfg, acc_bits, 1, with_lut=False))
+
+    def _term(self, m: Module, i: int, code: Signal, term_width: int) -> Signal:
+        raise NotImplementedError
+
+    def _term_width(self) -> int:
+        raise NotImplementedError
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.cfg
+        tw = self._term_width()
+        m.submodules.backend = back = MacBackend(cfg.lanes, 1, tw, self.acc_bits)
+        m.d.comb += [back.en.eq(self.en), back.valid.eq(self.valid), back.last.eq(self.last),
+                     self.out_valid.eq(back.out_valid), self.acc.eq(back.acc.as_value())]
+        for i in range(cfg.lanes):
+            code = Signal(cfg.wbits, name=f"code{i}", reset_less=True)
+            with m.If(self.en):
+                m.d.sync += code.eq(self.code[i])
+            m.d.comb += back.terms[0][i].eq(self._term(m, i, code, tw))
+        return m
+
+
+class IntCore(_BaselineCore):
+    kind = "int"
+
+    def _term_width(self):
+        return min(self.cfg.abits + self.cfg.wbits, self.acc_bits)
+
+    def _term(self, m, i, code, tw):
+        term = Signal(signed(tw), name=f"term{i}")
+        m.d.comb += term.eq(self.act[i] * code.as_signed())
+        return term
+
+
+class PotCore(_BaselineCore):
+    kind = "pot"
+
+    def _term_width(self):
+        return term_width(act_shape(self.cfg), self.cfg.M - 1, self.acc_bits)
+
+    def _term(self, m, i, code, tw):
+        cfg = self.cfg
+        mag = code[:cfg.wbits - 1]
+        shift = Signal(unsigned(max(1, (cfg.M - 1).bit_length())), name=f"shift{i}")
+        m.d.comb += shift.eq(cfg.M - mag)
+        m.submodules[f"shift{i}"] = sh = ShiftSign(act_shape(cfg), cfg.M - 1, tw)
+        m.d.comb += [sh.value.eq(self.act[i]), sh.shift.eq(shift),
+                     sh.neg.eq(code[cfg.wbits - 1]), sh.nonzero.eq(mag != 0)]
+        return sh.term
+
+
+class _BaselinePE(StreamPE):
+    core_cls: type[_BaselineCore] = _BaselineCore
+
+    def __init__(self, cfg: PEConfig, acc_bits: int | None = None):
+        _check_cfg(cfg)
+        kind = self.core_cls.kind
+        acc_bits = baseline_acc_bits(kind, cfg) if acc_bits is None else acc_bits
+        _check_int("acc_bits", acc_bits, *ACC_BITS_RANGE)
+        super().__init__(cfg, acc_bits, ("out_acc",), with_lut=False)
+
+    def _make_core(self):
+        return self.core_cls(self.cfg, self.acc_bits)
+
+
+class IntPE(_BaselinePE):
+    """Uniform INT multiplier PE (top `int_pe`); cfg.variant, frac_bits, acc_bits unused."""
+
+    top = "int_pe"
+    core_cls = IntCore
+
+
+class PotPE(_BaselinePE):
+    """Power-of-two shift-only PE (top `pot_pe`); cfg.variant, frac_bits, acc_bits unused."""
+
+    top = "pot_pe"
+    core_cls = PotCore

@@ -1,0 +1,217 @@
+"""The shift-add datapath (spec section 3): barrel shift and sign, Q-lane adder tree,
+accumulator, and `MacBackend`, the registered pipeline that ties them together.
+
+All arithmetic is two's complement modulo 2**acc_bits: a term or partial sum wider than the
+accumulator is truncated to it, which is exact because the spec's accumulator wraps modulo
+2**acc_bits (section 4) and truncation commutes with addition.
+"""
+
+from __future__ import annotations
+
+import math
+
+from amaranth.hdl import Module, Shape, Signal, signed
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+# Adder-tree levels between two pipeline registers: two adders deep, about the depth of the
+# other stages (shift + conditional negate; accumulate + clear), so the tree is not the one
+# path that sets fmax as lanes grow.
+TREE_LEVELS_PER_STAGE = 2
+
+
+def term_width(value_shape: Shape, max_shift: int, acc_bits: int) -> int:
+    """Width of sgn * (v << sh) for v of `value_shape` and 0 <= sh <= max_shift, capped at
+    `acc_bits` (wider bits would only be truncated by the wrapping accumulator)."""
+    value_shape = Shape.cast(value_shape)
+    # +1: the sign of an unsigned value, or the carry of negating the most negative signed one.
+    return min(value_shape.width + max_shift + 1, acc_bits)
+
+
+class ShiftSign(wiring.Component):
+    """Combinational term former: `term = nonzero ? (neg ? -(value << shift) : value << shift)
+    : 0`, two's complement, truncated to `width` bits.
+
+    `max_shift` is the largest shift the caller will present; `shift` is wide enough for it.
+    """
+
+    def __init__(self, value_shape, max_shift: int, width: int):
+        self.value_shape = Shape.cast(value_shape)
+        self.max_shift = max_shift
+        super().__init__({
+            "value": In(self.value_shape),
+            "shift": In(range(max(2, max_shift + 1))),
+            "neg": In(1),
+            "nonzero": In(1),
+            "term": Out(signed(width)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        shifted = Signal(signed(self.value_shape.width + self.max_shift + 1))
+        if self.max_shift:
+            m.d.comb += shifted.eq(self.value << self.shift)
+        else:
+            m.d.comb += shifted.eq(self.value)
+        with m.If(~self.nonzero):
+            m.d.comb += self.term.eq(0)
+        with m.Elif(self.neg):
+            m.d.comb += self.term.eq(-shifted)
+        with m.Else():
+            m.d.comb += self.term.eq(shifted)
+        return m
+
+
+def tree_stages(n: int) -> int:
+    """Register stages of an `n`-input AdderTree (at least one: its output is registered)."""
+    levels = math.ceil(math.log2(n)) if n > 1 else 0
+    return max(1, math.ceil(levels / TREE_LEVELS_PER_STAGE))
+
+
+class AdderTree(wiring.Component):
+    """Pipelined sum of `n` signed inputs.
+
+    `sum` is the sum of the `terms` presented `stages` enabled edges earlier (`en` high),
+    modulo 2**width. A register follows every TREE_LEVELS_PER_STAGE adder levels and the last
+    level, so `stages == tree_stages(n)`.
+    """
+
+    def __init__(self, n: int, in_width: int, width: int):
+        self.n = n
+        self.width = width
+        self.stages = tree_stages(n)
+        super().__init__({
+            "en": In(1),
+            "terms": In(data.ArrayLayout(signed(in_width), n)),
+            "sum": Out(signed(width)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        level = [self.terms[i] for i in range(self.n)]
+        width = Shape.cast(self.terms.shape().elem_shape).width
+        depth = 0
+        registers = 0
+        while True:
+            done = len(level) == 1
+            if done or (depth and depth % TREE_LEVELS_PER_STAGE == 0):
+                # A pipeline stage boundary: register the partial sums.
+                regs = []
+                for j, v in enumerate(level):
+                    r = Signal(signed(width), name=f"sum_s{registers}_{j}", reset_less=True)
+                    with m.If(self.en):
+                        m.d.sync += r.eq(v)
+                    regs.append(r)
+                level = regs
+                registers += 1
+            if done:
+                break
+            width = min(width + 1, self.width)
+            nxt = []
+            for j in range(0, len(level) - 1, 2):
+                s = Signal(signed(width), name=f"add_l{depth}_{j // 2}")
+                m.d.comb += s.eq(level[j] + level[j + 1])
+                nxt.append(s)
+            if len(level) % 2:
+                nxt.append(level[-1])
+            level = nxt
+            depth += 1
+        assert registers == self.stages
+        m.d.comb += self.sum.eq(level[0])
+        return m
+
+
+class Accumulator(wiring.Component):
+    """One `width`-bit wrapping accumulator with a result register.
+
+    On an edge with `en` and `valid` high: if `last`, `result` takes acc + add and the
+    accumulator clears; otherwise the accumulator takes acc + add. Otherwise both hold.
+    The accumulator resets to 0.
+    """
+
+    def __init__(self, width: int):
+        self.width = width
+        super().__init__({
+            "en": In(1),
+            "valid": In(1),
+            "last": In(1),
+            "add": In(signed(width)),
+            "result": Out(signed(width)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        acc = Signal(signed(self.width))
+        total = Signal(signed(self.width))
+        result = Signal(signed(self.width), reset_less=True)
+        m.d.comb += [total.eq(acc + self.add), self.result.eq(result)]
+        with m.If(self.en & self.valid):
+            with m.If(self.last):
+                m.d.sync += [result.eq(total), acc.eq(0)]
+            with m.Else():
+                m.d.sync += acc.eq(total)
+        return m
+
+
+class MacBackend(wiring.Component):
+    """Everything after the terms are formed: term registers, one adder tree and one
+    accumulator per slot, and the output register.
+
+    `slots` is 1 (one accumulator) or 2 (`dual`: even and odd exponents). On each edge with
+    `en` high the backend takes one beat: `valid`, `last` and per slot and lane a term. The
+    dot product that a beat with `last` closes appears on `acc` with `out_valid` high
+    `latency` enabled edges after that beat was taken. `out_valid` resets to 0.
+    """
+
+    def __init__(self, lanes: int, slots: int, term_width: int, acc_bits: int):
+        self.lanes = lanes
+        self.slots = slots
+        self.term_width = term_width
+        self.acc_bits = acc_bits
+        self.tree_stages = tree_stages(lanes)
+        # term register + tree + accumulator/result register
+        self.latency = 1 + self.tree_stages + 1
+        super().__init__({
+            "en": In(1),
+            "valid": In(1),
+            "last": In(1),
+            "terms": In(data.ArrayLayout(data.ArrayLayout(signed(term_width), lanes), slots)),
+            "out_valid": Out(1),
+            "acc": Out(data.ArrayLayout(signed(acc_bits), slots)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        en = self.en
+        # Stage: the registered terms.
+        terms = Signal.like(self.terms, reset_less=True)
+        valid = Signal()
+        last = Signal(reset_less=True)
+        with m.If(en):
+            m.d.sync += [terms.eq(self.terms.as_value()), valid.eq(self.valid),
+                         last.eq(self.last)]
+        # valid/last travel beside the partial sums through the tree's stages.
+        for k in range(self.tree_stages):
+            v, lst = Signal(name=f"valid_t{k}"), Signal(name=f"last_t{k}", reset_less=True)
+            with m.If(en):
+                m.d.sync += [v.eq(valid), lst.eq(last)]
+            valid, last = v, lst
+        out_valid = Signal()
+        with m.If(en):
+            m.d.sync += out_valid.eq(valid & last)
+        m.d.comb += self.out_valid.eq(out_valid)
+        for s in range(self.slots):
+            m.submodules[f"tree{s}"] = tree = AdderTree(self.lanes, self.term_width,
+                                                        self.acc_bits)
+            m.submodules[f"acc{s}"] = acc = Accumulator(self.acc_bits)
+            m.d.comb += [
+                tree.en.eq(en),
+                tree.terms.eq(terms[s].as_value()),
+                acc.en.eq(en),
+                acc.valid.eq(valid),
+                acc.last.eq(last),
+                acc.add.eq(tree.sum),
+                self.acc[s].eq(acc.result),
+            ]
+        return m
+
