@@ -20,6 +20,14 @@ def test_known_transistor_counts(body, expected):
 
 
 @pytest.mark.synth
+def test_hierarchy_is_flattened_and_counted_once_per_instance():
+    text = ("module inv (input a, output y); assign y = ~a; endmodule\n"
+            "module t (input a, input b, output y, output z);\n"
+            "  inv u0 (.a(a), .y(y));\n  inv u1 (.a(b), .y(z));\nendmodule\n")
+    assert transistor_count(text, "t") == 4
+
+
+@pytest.mark.synth
 def test_sync_reset_becomes_gates_before_a_plain_flip_flop():
     plain = "module t (input clk, input d, output reg q); always @(posedge clk) q <= d; endmodule"
     reset = ("module t (input clk, input d, input r, output reg q);\n"

@@ -8,6 +8,7 @@ Flow (Yosys 0.70), target-independent:
                                     posedge D flip-flop; async set/reset flip-flops stay
     abc -g cmos2                    logic as NAND, NOR and NOT
     opt_clean
+    delete t:$scopeinfo             the names of flattened submodules, not hardware
     stat -json -tech cmos
 
 Yosys' CMOS table (kernel/cost.h) counts NOT 2, NAND 4, NOR 4 and $_DFF_P_ 16 transistors.
@@ -42,6 +43,8 @@ def cmos_script(top: str) -> str:
         f"dfflegalize {legal}",
         "abc -g cmos2",
         "opt_clean",
+        # Names of the flattened submodules, no hardware; Yosys has no cost for them.
+        "delete t:$scopeinfo",
         "tee -q -o cmos.json stat -json -tech cmos",
     ])
 
