@@ -1,0 +1,169 @@
+"""The networks: a small CNN for 8x8 digits (the default), an MLP, and CIFAR ResNet-20.
+
+Every compute layer is a QConv2d / QLinear with its own input quantizer: the first layer's
+is the network input quantizer (signed 8-bit, no adapter), the others are ASQ (unsigned
+`abits`, adapter unless disabled). All weights use the chosen scheme at `wbits`. The CNN
+and MLP are plain chains (`model.layers`), which export turns into the integer artifact;
+ResNet-20's residual adds are not part of the integer pipeline (export refuses it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+from torch import nn
+
+from asq_hw.quant import ASQActivation, QConv2d, QLinear, make_weight_quant
+
+MODELS = ("cnn", "mlp", "resnet20")
+INPUT_BITS = 8  # the network input quantizer: signed 8-bit
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """What build_model needs; stored with checkpoints so eval can rebuild the network."""
+
+    name: str = "cnn"
+    wbits: int = 4
+    abits: int = 4
+    weight_quant: str = "post"
+    adapter: bool = True
+    width: int = 16
+    in_channels: int = 1
+    in_hw: tuple[int, int] = (8, 8)
+    num_classes: int = 10
+
+    def __post_init__(self):
+        if self.name not in MODELS:
+            raise ValueError(f"model must be one of {', '.join(MODELS)}, not {self.name!r}")
+        if isinstance(self.width, bool) or not isinstance(self.width, int) or self.width < 4:
+            raise ValueError(f"width must be an integer of at least 4, not {self.width!r}")
+        object.__setattr__(self, "in_hw", tuple(self.in_hw))
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["in_hw"] = list(self.in_hw)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModelConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"unknown model config field {unknown[0]!r}")
+        return cls(**d)
+
+
+class _Factory:
+    """Builds quantized layers for one ModelConfig; the first call gets the input quantizer."""
+
+    def __init__(self, cfg: ModelConfig):
+        self.cfg = cfg
+        self.first = True
+
+    def act(self, channels: int) -> ASQActivation:
+        if self.first:
+            self.first = False
+            return ASQActivation(INPUT_BITS, channels, adapter=False, signed=True)
+        return ASQActivation(self.cfg.abits, channels, adapter=self.cfg.adapter)
+
+    def conv(self, cin: int, cout: int, k: int = 3, stride: int = 1, padding: int = 1,
+             act: ASQActivation | None = None) -> QConv2d:
+        wq = make_weight_quant(self.cfg.weight_quant, self.cfg.wbits, cout, cin * k * k)
+        return QConv2d(cin, cout, k, stride=stride, padding=padding, bias=False,
+                       weight_quant=wq, act_quant=act if act is not None else self.act(cin))
+
+    def linear(self, cin: int, cout: int, bias: bool = True) -> QLinear:
+        wq = make_weight_quant(self.cfg.weight_quant, self.cfg.wbits, cout, cin)
+        return QLinear(cin, cout, bias=bias, weight_quant=wq, act_quant=self.act(cin))
+
+
+class ChainNet(nn.Module):
+    """A plain chain of layers (`self.layers`): what the integer pipeline exports."""
+
+    def __init__(self, cfg: ModelConfig, layers: list[nn.Module]):
+        super().__init__()
+        self.config = cfg
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)
+
+
+def digits_cnn(cfg: ModelConfig) -> ChainNet:
+    """conv(c) -> conv(2c) -> maxpool -> conv(2c) -> maxpool -> flatten -> linear, with BN and
+    ReLU after every conv; c = width. For 8x8 input the classifier sees 2c * 2 * 2 values."""
+    f, c = _Factory(cfg), cfg.width
+    h, w = cfg.in_hw
+    layers = [f.conv(cfg.in_channels, c), nn.BatchNorm2d(c), nn.ReLU(),
+              f.conv(c, 2 * c), nn.BatchNorm2d(2 * c), nn.ReLU(), nn.MaxPool2d(2),
+              f.conv(2 * c, 2 * c), nn.BatchNorm2d(2 * c), nn.ReLU(), nn.MaxPool2d(2),
+              nn.Flatten(), f.linear(2 * c * (h // 4) * (w // 4), cfg.num_classes)]
+    return ChainNet(cfg, layers)
+
+
+def mlp(cfg: ModelConfig) -> ChainNet:
+    """flatten -> linear(8 width) -> linear(8 width) -> linear(classes), BN + ReLU between."""
+    f, hidden = _Factory(cfg), 8 * cfg.width
+    n_in = cfg.in_channels * cfg.in_hw[0] * cfg.in_hw[1]
+    layers = [nn.Flatten(), f.linear(n_in, hidden, bias=False), nn.BatchNorm1d(hidden),
+              nn.ReLU(), f.linear(hidden, hidden, bias=False), nn.BatchNorm1d(hidden),
+              nn.ReLU(), f.linear(hidden, cfg.num_classes)]
+    return ChainNet(cfg, layers)
+
+
+class BasicBlock(nn.Module):
+    """ResNet basic block; the shortcut is a 1x1 conv + BN when the shape changes (option
+    B). Both branches quantize the block input with their own quantizers."""
+
+    def __init__(self, f: _Factory, cin: int, cout: int, stride: int):
+        super().__init__()
+        self.conv1 = f.conv(cin, cout, stride=stride)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = f.conv(cout, cout)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.shortcut = None
+        if stride != 1 or cin != cout:
+            self.shortcut = nn.Sequential(f.conv(cin, cout, k=1, stride=stride, padding=0),
+                                          nn.BatchNorm2d(cout))
+        self.relu = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + (x if self.shortcut is None else self.shortcut(x)))
+
+
+class ResNet20(nn.Module):
+    """CIFAR ResNet-20 (He et al. 2016, section 4.2): 3x3 conv(16), three stages of three
+    basic blocks at 16, 32, 64 channels (stride 2 entering stages 2 and 3), global average
+    pool, linear. `width` scales the stage widths (16 gives the standard network)."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.config = cfg
+        f, c = _Factory(cfg), cfg.width
+        blocks: list[nn.Module] = [f.conv(cfg.in_channels, c), nn.BatchNorm2d(c), nn.ReLU()]
+        cin = c
+        for stage, cout in enumerate((c, 2 * c, 4 * c)):
+            for i in range(3):
+                blocks.append(BasicBlock(f, cin, cout, 2 if (i == 0 and stage > 0) else 1))
+                cin = cout
+        blocks += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), f.linear(cin, cfg.num_classes)]
+        self.layers = nn.Sequential(*blocks)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)
+
+
+def build_model(cfg: ModelConfig) -> nn.Module:
+    """A fresh network for `cfg` (weights from torch's current RNG state)."""
+    if cfg.name == "cnn":
+        if cfg.in_hw[0] % 4 or cfg.in_hw[1] % 4:
+            raise ValueError(f"the cnn needs input height and width divisible by 4, "
+                             f"not {cfg.in_hw}")
+        return digits_cnn(cfg)
+    if cfg.name == "mlp":
+        return mlp(cfg)
+    return ResNet20(cfg)
