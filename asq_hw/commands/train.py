@@ -1,0 +1,89 @@
+"""`asq-hw train`: float pre-training then ASQ + POST quantization-aware training on the CPU,
+then export of the integer artifact (DIR/model.json + DIR/model.safetensors) and the PyTorch
+checkpoint (DIR/checkpoint.safetensors) that `asq-hw eval` compares against."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+
+def register(sub) -> None:
+    from asq_hw.train import TrainConfig
+    d = TrainConfig()
+    p = sub.add_parser("train", help="train a quantized network and export its artifact",
+                       description=__doc__)
+    p.add_argument("--dataset", default=d.dataset, choices=("digits", "cifar10"),
+                   help="digits (scikit-learn, default) or cifar10 (needs --data-dir)")
+    p.add_argument("--data-dir", default=None,
+                   help="folder of the CIFAR-10 python batches (never downloaded)")
+    p.add_argument("--model", default=d.model, choices=("cnn", "mlp", "resnet20"),
+                   help=f"network (default {d.model})")
+    p.add_argument("--width", type=int, default=d.width, help=f"base width (default {d.width})")
+    p.add_argument("--wbits", type=int, default=d.wbits, help=f"weight bits (default {d.wbits})")
+    p.add_argument("--abits", type=int, default=d.abits,
+                   help=f"activation bits (default {d.abits})")
+    p.add_argument("--weight-quant", default=d.weight_quant, choices=("post", "pot", "int"),
+                   help="weight quantizer: post (default), pot or int (LSQ) baselines")
+    p.add_argument("--no-adapter", action="store_true",
+                   help="plain LSQ activations (no ASQ adapter)")
+    p.add_argument("--float-epochs", type=int, default=d.float_epochs,
+                   help=f"float pre-training epochs (default {d.float_epochs})")
+    p.add_argument("--epochs", type=int, default=d.epochs,
+                   help=f"quantization-aware fine-tuning epochs (default {d.epochs})")
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--lr", type=float, default=d.lr, help=f"float learning rate ({d.lr})")
+    p.add_argument("--qat-lr", type=float, default=d.qat_lr,
+                   help=f"QAT learning rate ({d.qat_lr})")
+    p.add_argument("--seed", type=int, default=d.seed, help=f"random seed (default {d.seed})")
+    p.add_argument("--threads", type=int, default=d.threads,
+                   help=f"torch CPU threads, part of the determinism (default {d.threads})")
+    p.add_argument("--frac-bits", type=int, default=8,
+                   help="default F of the lut variant recorded in the artifact (default 8)")
+    p.add_argument("--no-export", action="store_true",
+                   help="write only the checkpoint (needed for resnet20, which has no "
+                        "integer export)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--out", default="build/model", help="output folder (default build/model)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from asq_hw.config import FRAC_BITS_RANGE, _check_int
+    from asq_hw.data import load_dataset
+    from asq_hw.errors import UserError
+    from asq_hw.export import export_model, save_artifact
+    from asq_hw.train import TrainConfig, save_checkpoint, train
+
+    cfg = TrainConfig(dataset=args.dataset, data_dir=args.data_dir, model=args.model,
+                      width=args.width, wbits=args.wbits, abits=args.abits,
+                      weight_quant=args.weight_quant, adapter=not args.no_adapter,
+                      float_epochs=args.float_epochs, epochs=args.epochs,
+                      batch_size=args.batch_size, lr=args.lr, qat_lr=args.qat_lr,
+                      seed=args.seed, threads=args.threads)
+    _check_int("frac_bits", args.frac_bits, *FRAC_BITS_RANGE)
+    if cfg.model == "resnet20" and not args.no_export:
+        raise UserError("resnet20 has residual adds, which the integer export and golden "
+                        "network do not support yet; pass --no-export to train it anyway")
+    data = load_dataset(cfg.dataset, cfg.data_dir)
+    t0 = time.perf_counter()
+    result = train(cfg, data, progress=not args.quiet)
+    seconds = time.perf_counter() - t0
+    print(f"{cfg.dataset}: {data.x_train.shape[0]} train / {data.x_test.shape[0]} test images, "
+          f"{cfg.model} W{cfg.wbits}A{cfg.abits} {cfg.weight_quant}"
+          f"{'' if cfg.adapter else ' (no adapter)'}, seed {cfg.seed}, {seconds:.1f} s")
+    print(f"  float accuracy       {100 * result.float_acc:6.2f} %")
+    print(f"  fake-quant accuracy  {100 * result.fakequant_acc:6.2f} %")
+    if not args.no_export:
+        provenance = {"model": cfg.model, "width": cfg.width, "adapter": cfg.adapter,
+                      "seed": cfg.seed, "float_epochs": cfg.float_epochs,
+                      "epochs": cfg.epochs, "float_acc": result.float_acc,
+                      "fakequant_acc": result.fakequant_acc}
+        art = export_model(result.qat_model, data, frac_bits=args.frac_bits,
+                           provenance=provenance)
+        save_artifact(art, args.out)
+        print(f"  artifact   {args.out}/model.json + model.safetensors")
+    path = save_checkpoint(result, data, args.out)
+    print(f"  checkpoint {path}")
+    sys.stdout.flush()
+    return 0
