@@ -57,7 +57,8 @@ def test_read_design(tmp_path):
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"target": "vu9p"}, r"^target must be one of ice40, ecp5, xc7, not 'vu9p'$"),
-    ({"top": ""}, r"^top must be a module name, not ''$"),
+    ({"top": ""}, r"^top must be a plain Verilog module name, not ''$"),
+    ({"top": "a; delete"}, r"^top must be a plain Verilog module name, not 'a; delete'$"),
 ])
 def test_bad_arguments(kwargs, message):
     args = {"design": ADD8, "top": "add8", "target": "ice40", **kwargs}

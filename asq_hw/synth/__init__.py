@@ -27,7 +27,7 @@ from asq_hw.synth import cache
 from asq_hw.synth.cmos import cmos_script, parse_cmos_stat, run_cmos
 from asq_hw.synth.pnr import DEVICES, PNR_TARGETS, SEED, measure_fmax, nextpnr_args
 from asq_hw.synth.tools import DEFAULT_TIMEOUT_S, SynthError, tool_version
-from asq_hw.synth.wrapper import WRAPPER_TOP, wrap
+from asq_hw.synth.wrapper import PLAIN_ID, WRAPPER_TOP, wrap
 from asq_hw.synth.yosys import TARGETS, check_target, count_resources, synth_counts, synth_script
 
 KEYS = ("lut", "ff", "carry", "dsp", "bram", "fmax_mhz", "transistors")
@@ -90,8 +90,8 @@ def synthesize(design: str | os.PathLike, top: str, target: str, *,
     or times out (timeout_s applies to each tool run).
     """
     check_target(target)
-    if not isinstance(top, str) or not top:
-        raise ValueError(f"top must be a module name, not {top!r}")
+    if not isinstance(top, str) or not PLAIN_ID.match(top):
+        raise ValueError(f"top must be a plain Verilog module name, not {top!r}")
     verilog = read_design(design)
     tools = {"yosys": tool_version("yosys")}
     base = {"verilog": cache.text_hash(verilog), "top": top, "yosys": tools["yosys"]}

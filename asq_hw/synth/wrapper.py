@@ -26,12 +26,12 @@ import re
 WRAPPER_TOP = "asq_synth_wrap"
 CLOCK_PIN = "asq_clk"
 XOR_FANIN = 4
-_PLAIN_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
+PLAIN_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
 
 
 def verilog_id(name: str) -> str:
     """`name` as a Verilog identifier: escaped (backslash ... space) unless it is plain."""
-    return name if _PLAIN_ID.match(name) else f"\\{name} "
+    return name if PLAIN_ID.match(name) else f"\\{name} "
 
 
 def _check_ports(ports, clocks) -> None:
