@@ -186,6 +186,7 @@ async def run_cocotb(dut, drv: StreamDriver, mon: StreamMonitor, out_names: Sequ
         if cycle > max_cycles:
             raise TimeoutError(f"no progress: {len(mon.results)} of {mon.expected} results "
                                f"after {cycle} cycles")
+    await rising                  # leave the read-only phase, so the caller may write
     return cycle
 
 

