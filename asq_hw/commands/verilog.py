@@ -1,0 +1,68 @@
+"""`asq-hw verilog TARGET`: generate Verilog and its manifest (spec section 6).
+
+Targets: `pe` writes DIR/post_pe.v and DIR/post_pe.json (or the int_pe / pot_pe baselines
+with --kind). A new target (the array) adds a function `_register_<name>(targets)` here and
+its name to TARGETS. The configuration is validated (PEConfig) before anything is written;
+files are written atomically.
+"""
+
+from __future__ import annotations
+
+from asq_hw.config import PEConfig
+
+TARGETS = ("pe",)
+
+
+def add_pe_args(p) -> None:
+    """The PEConfig flags, shared by `verilog pe` and `sim pe`."""
+    d = PEConfig()
+    p.add_argument("--wbits", type=int, default=d.wbits, help=f"weight code bits ({d.wbits})")
+    p.add_argument("--abits", type=int, default=d.abits, help=f"activation bits ({d.abits})")
+    p.add_argument("--signed", action="store_true", help="two's complement activations")
+    p.add_argument("--variant", default=d.variant,
+                   help=f"lut (one accumulator, activation LUT) or dual ({d.variant})")
+    p.add_argument("--lanes", type=int, default=d.lanes, help=f"lanes Q ({d.lanes})")
+    p.add_argument("--frac-bits", type=int, default=d.frac_bits,
+                   help=f"LUT fraction bits F ({d.frac_bits})")
+    p.add_argument("--max-len", type=int, default=d.max_len,
+                   help=f"longest dot product without overflow ({d.max_len})")
+    p.add_argument("--acc-bits", type=int, default=None,
+                   help="accumulator width (default: the safe width for --max-len; smaller "
+                        "wraps)")
+
+
+def pe_config(args) -> PEConfig:
+    """The PEConfig of the flags; ValueError (one line naming the field) if invalid."""
+    return PEConfig(wbits=args.wbits, abits=args.abits, act_signed=args.signed,
+                    variant=args.variant, frac_bits=args.frac_bits, lanes=args.lanes,
+                    max_len=args.max_len, acc_bits=args.acc_bits)
+
+
+def register(sub) -> None:
+    p = sub.add_parser("verilog", help="generate Verilog and its manifest",
+                       description=__doc__)
+    targets = p.add_subparsers(dest="target", required=True, metavar="TARGET")
+    for name in TARGETS:
+        globals()[f"_register_{name}"](targets)
+
+
+def _register_pe(targets) -> None:
+    p = targets.add_parser("pe", help="one POST PE: DIR/post_pe.v + DIR/post_pe.json",
+                           description="Write the PE's Verilog (top module post_pe) and its "
+                                       "manifest (config, latency, ports with roles).")
+    add_pe_args(p)
+    p.add_argument("--kind", default="post", choices=("post", "int", "pot"),
+                   help="post (default) or a baseline: int (multiplier), pot (shift only)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.set_defaults(func=run_pe)
+
+
+def run_pe(args) -> int:
+    from hw.gen import write_pe
+
+    cfg = pe_config(args)                      # fails here, before any file is touched
+    v, j, man = write_pe(cfg, args.out, args.kind)
+    acc = man.get("acc_bits", cfg.acc_bits)
+    print(f"wrote {v} and {j}: top {man['top']}, latency {man['latency']} cycles, "
+          f"acc_bits {acc}{' (wraps past max_len)' if cfg.wraps and args.kind == 'post' else ''}")
+    return 0
