@@ -69,7 +69,7 @@ class Build:
 
 
 @contextlib.contextmanager
-def _locked(path: Path):
+def file_lock(path: Path):
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
@@ -99,7 +99,7 @@ def build(cfg: PEConfig, sim: str | None = None, *, kind: str = "post", root=Non
     key = hashlib.sha256(f"{sim}\n{waves}\n{text}".encode()).hexdigest()[:16]
     bdir = build_root(root) / "sim" / f"{top}-{sim}-{key}"
     verilog = bdir / f"{top}.v"
-    with _locked(bdir.parent / f".{bdir.name}.lock"):
+    with file_lock(bdir.parent / f".{bdir.name}.lock"):
         bdir.mkdir(parents=True, exist_ok=True)
         stamp = bdir / _STAMP
         if not (stamp.is_file() and stamp.read_text() == key):
