@@ -52,7 +52,7 @@ class TrainConfig:
     qat_lr: float = 1e-3
     weight_decay: float = 1e-4
     seed: int = 0
-    threads: int = 2
+    threads: int = 1
 
     def __post_init__(self):
         if self.dataset not in DATASETS:

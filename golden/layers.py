@@ -32,6 +32,7 @@ pe_matmul", when no split is enough.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import numpy as np
@@ -192,14 +193,29 @@ class LayerArith:
         return self.n * per
 
 
-def layer_terms(arith: LayerArith) -> list[tuple[str, int, np.ndarray, np.ndarray]]:
-    """The accumulator as a sum of integer GEMMs, grouped by (operand, slot).
+@dataclasses.dataclass(frozen=True, eq=False)
+class Term:
+    """Part of an accumulator: slot += mult * sum_i op(x_i) * weight[c_i] << shift[c_i].
 
-    Returns [(operand, slot, shift, weight)] with operand "x" (the activation codes) or
-    "lut" (LUT[x]), and per code c: weight[c] an integer multiplier (0 if the code does not
-    feed this operand and slot) and shift[c] >= 0, so that
-    A_slot = sum_terms sum_i op(x_i) * weight[c_i] << shift[c_i].
+    operand: "x" (the activation codes), "lut" (LUT[x]) or "lutres" (LUT[x] - c * x, see
+    lut_split). weight[c] is 0 for codes that do not feed this term; shift[c] >= 0.
     """
+
+    name: str
+    operand: str
+    slot: int
+    shift: np.ndarray
+    weight: np.ndarray
+    mult: int = 1
+
+    def used(self) -> np.ndarray:
+        return self.weight != 0
+
+
+def layer_terms(arith: LayerArith) -> list[Term]:
+    """The accumulators as sums of integer GEMM terms, as the PE forms them (spec 3.1,
+    3.2): lut: even (x << F << sh) and odd (LUT[x] << sh) into one slot; dual: even and odd
+    into slots 0 and 1; pot, int: one term of integer weights."""
     codes = np.arange(2**arith.wbits)
     if arith.scheme == "post":
         dec = _decode_tables(arith.wbits)
@@ -207,98 +223,258 @@ def layer_terms(arith: LayerArith) -> list[tuple[str, int, np.ndarray, np.ndarra
         even_w = sgn * nz * (odd == 0)
         odd_w = sgn * nz * (odd == 1)
         if arith.variant == "lut":
-            return [("x", 0, sh + arith.frac_bits, even_w), ("lut", 0, sh.copy(), odd_w)]
-        return [("x", 0, sh.copy(), even_w), ("x", 1, sh.copy(), odd_w)]
+            return [Term("even", "x", 0, sh + arith.frac_bits, even_w),
+                    Term("odd", "lut", 0, sh.copy(), odd_w)]
+        return [Term("even", "x", 0, sh.copy(), even_w), Term("odd", "x", 1, sh.copy(), odd_w)]
     big_m = arith.big_m
     s, m = codes >> (arith.wbits - 1), codes & big_m
     sgn = np.where(s == 1, -1, 1) * (m > 0)
     if arith.scheme == "pot":
-        return [("x", 0, np.where(m > 0, big_m - m, 0), sgn)]
-    return [("x", 0, np.zeros_like(codes), sgn * m)]
+        return [Term("w", "x", 0, np.where(m > 0, big_m - m, 0), sgn)]
+    return [Term("w", "x", 0, np.zeros_like(codes), sgn * m)]
+
+
+def lut_split(arith: LayerArith) -> tuple[int, np.ndarray]:
+    """(c, res): LUT[x] = c * x + res[x - act_min] with c = round(2**F / sqrt 2) (exact
+    integer math) and res small (|res| <= |x| / 2 + 1); for abits 4, F 8, res is all 0."""
+    c = lut_entry(1, arith.frac_bits)
+    cfg = arith.pe_config()
+    xs = np.arange(cfg.act_min, cfg.act_max + 1, dtype=np.int64)
+    return c, act_lut(cfg) - c * xs
+
+
+def int8_terms(arith: LayerArith) -> list[Term]:
+    """layer_terms with the lut variant's odd term split as LUT[x] = c * x + res[x]: an
+    "x" term with output multiplier c (the same operand as the even term, so one GEMM) and
+    a "lutres" term (left out when res is 0 over the activation range)."""
+    terms = layer_terms(arith)
+    if arith.scheme != "post" or arith.variant != "lut":
+        return terms
+    even, odd = terms
+    c, res = lut_split(arith)
+    out = [even, Term("odd_x", "x", 0, odd.shift, odd.weight, c)]
+    if np.any(res != 0):
+        out.append(Term("odd_res", "lutres", 0, odd.shift, odd.weight))
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class Block:
+    """One group of GEMM outputs (K columns): accumulator `slot` += mult * (result << lo).
+    terms[j] names the term whose weights face the part's operand j ("" for none); only
+    codes with lo <= shift <= hi count, with weight << (shift - lo)."""
+
+    slot: int
+    lo: int
+    hi: int
+    mult: int
+    terms: tuple[str, ...]
 
 
 @dataclasses.dataclass(frozen=True)
 class GemmPart:
-    """One exact float GEMM of the fast path: op(X) @ W.T with W[k, i] = weight[c] <<
-    (shift[c] - lo) for codes whose shift lies in [lo, hi]; the result is shifted left by
-    `lo` and added to accumulator `slot`. `bound` is the proven worst-case |partial sum|,
-    below FLOAT_LIMITS[dtype]."""
+    """One exact GEMM of the fast path: the activation rows of every operand in
+    `operands` side by side, times the weights of every block side by side.
 
-    operand: str
-    slot: int
-    lo: int
-    hi: int
+    dtype float32 / float64: a float GEMM, exact because every operand and weight is an
+    integer and every partial sum, a sum over a subset of the products, is bounded by
+    `bound` < 2**24 / 2**53 whatever the summation order. dtype int8: torch._int_mm (int8
+    x int8 -> int32), exact because |operand| <= 128, |weight| <= 64 and `bound` (at most
+    N * 255 * 64) < 2**31: int32 never overflows, and neither does the int16 pair sum
+    2 * (127 + 128) * 64 of kernels that shift int8 operands to uint8 (vpmaddubsw).
+    """
+
+    operands: tuple[str, ...]
+    blocks: tuple[Block, ...]
     dtype: type
     bound: int
+
+    def describe(self) -> str:
+        """One line: dtype, operands, outputs and the proven bound against its limit."""
+        limit = {np.int8: 31, np.float32: 24, np.float64: 53}[self.dtype]
+        outs = ", ".join(f"A{b.slot} += {'' if b.mult == 1 else f'{b.mult} * '}"
+                         f"(. << {b.lo})" for b in self.blocks)
+        return (f"{np.dtype(self.dtype).name} [{' | '.join(self.operands)}]: {outs}; "
+                f"bound {self.bound} < 2**{limit}")
+
+
+# int8 tier limits (see GemmPart).
+INT8_WEIGHT_MAX = 64
+INT8_PAIR_OPERAND = 255  # |a| + 128 for int8 operands shifted to uint8
+# Relative cost of one GEMM of the same shape, measured on an AVX-512 VNNI CPU:
+# torch._int_mm ~350 GMAC/s, numpy float32 ~35 GMAC/s, float64 about half that.
+DTYPE_COST = {np.int8: 0.25, np.float32: 1.0, np.float64: 2.0}
 
 
 def _operand_max(arith: LayerArith, operand: str) -> int:
     x = arith.act_abs_max
-    return x if operand == "x" else abs(lut_entry(x, arith.frac_bits))
+    if operand == "x":
+        return x
+    if operand == "lut":
+        return abs(lut_entry(x, arith.frac_bits))
+    return int(np.abs(lut_split(arith)[1]).max())
 
 
-def _greedy_groups(shifts: list[int], n_opmax_w: int, limit: int) -> list[tuple[int, int]]:
-    """Maximal runs [lo, hi] of the sorted distinct shifts with n_opmax_w << (hi - lo) <
-    limit; [] if even a single shift exceeds it."""
-    if n_opmax_w >= limit:
-        return []
-    groups, lo, hi = [], shifts[0], shifts[0]
-    for s in shifts[1:]:
-        if n_opmax_w << (s - lo) < limit:
+def _masked(term: Term, lo: int, hi: int) -> np.ndarray:
+    """|weight| << (shift - lo) per code for codes of the term with shift in [lo, hi]."""
+    inside = term.used() & (term.shift >= lo) & (term.shift <= hi)
+    return np.array([int(abs(w)) << int(s - lo) if ok else 0
+                     for w, s, ok in zip(term.weight, term.shift, inside, strict=True)],
+                    dtype=object)
+
+
+def _bound(arith: LayerArith, terms: list[Term], lo: int, hi: int, operand_max=None) -> int:
+    """N times the largest sum over `terms` of |operand * weight| one index can give, for
+    codes with shift in [lo, hi]. A partial sum of a GEMM output is a sum over a subset of
+    indices of such values, so it is bounded by this in any summation order."""
+    per_code = np.zeros(2**arith.wbits, dtype=object)
+    for t in terms:
+        om = _operand_max(arith, t.operand) if operand_max is None else operand_max
+        per_code = per_code + _masked(t, lo, hi) * om
+    return arith.n * int(per_code.max())
+
+
+def _greedy_groups(term: Term, fits) -> list[tuple[int, int]]:
+    """Maximal runs [lo, hi] of the term's sorted distinct shifts with fits(lo, hi);
+    [] if even a single shift does not fit."""
+    shifts = sorted(set(term.shift[term.used()].tolist()))
+    groups: list[tuple[int, int]] = []
+    lo = hi = shifts[0]
+    for s in shifts[1:] + [None]:
+        if s is not None and fits(lo, s):
             hi = s
-        else:
-            groups.append((lo, hi))
+            continue
+        if not fits(lo, hi):
+            return []
+        groups.append((lo, hi))
+        if s is not None:
             lo = hi = s
-    groups.append((lo, hi))
     return groups
 
 
-def plan_gemm(arith: LayerArith) -> list[GemmPart] | None:
-    """The cheapest set of exact float GEMMs forming the layer's accumulators, or None.
+def _span(terms: list[Term]) -> tuple[int, int]:
+    return (min(int(t.shift[t.used()].min()) for t in terms),
+            max(int(t.shift[t.used()].max()) for t in terms))
 
-    For each (operand, slot) term, the candidates are one float32 GEMM, one float64 GEMM,
-    or per-shift groups in either; a float64 GEMM is counted as twice a float32 one. Each
-    candidate's bound is N * max|operand| * max|weight| << (hi - lo); only candidates whose
-    bound is below the dtype's exactness limit are kept. None if a term has none (then
-    pe_matmul, or int64 numpy for the baselines, computes the layer).
-    """
+
+def _plan_int8(arith: LayerArith) -> list[GemmPart] | None:
+    """int8 GEMMs: per operand one GEMM with a block per term when every term fits in one
+    shift group, else one GEMM per (term, group); None if the activations (or LUT
+    residues) do not fit int8 or torch._int_mm is missing."""
+    if arith.act_min < -128 or arith.act_max > 127:
+        return None
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency
+        return None
+    if not hasattr(torch, "_int_mm"):
+        return None
+    terms = [t for t in int8_terms(arith) if t.used().any()]
+    if any(t.operand == "lutres" for t in terms) and _operand_max(arith, "lutres") > 127:
+        return None
+    pm = INT8_PAIR_OPERAND
+
+    def fits(lo, hi, t):
+        return max(_masked(t, lo, hi)) <= INT8_WEIGHT_MAX and _bound(arith, [t], lo, hi,
+                                                                      pm) < 2**31
     parts: list[GemmPart] = []
-    for operand, slot, shift, weight in layer_terms(arith):
-        used = weight != 0
-        if not used.any():
-            continue
-        shifts = sorted(set(shift[used].tolist()))
-        base = arith.n * _operand_max(arith, operand) * int(np.abs(weight).max())
-        best = None
-        for dtype, cost in ((np.float32, 1), (np.float64, 2)):
-            groups = _greedy_groups(shifts, base, FLOAT_LIMITS[dtype])
-            if groups and (best is None or cost * len(groups) < best[0]):
-                best = (cost * len(groups), dtype, groups)
-        if best is None:
-            return None
-        _, dtype, groups = best
-        parts += [GemmPart(operand, slot, lo, hi, dtype, base << (hi - lo))
-                  for lo, hi in groups]
+    for operand in dict.fromkeys(t.operand for t in terms):
+        grouped = []
+        for t in (t for t in terms if t.operand == operand):
+            groups = _greedy_groups(t, functools.partial(fits, t=t))
+            if not groups:
+                return None
+            grouped.append((t, groups))
+        runs = [[(t, g) for g in gs] for t, gs in grouped]
+        if all(len(r) == 1 for r in runs):
+            runs = [[r[0] for r in runs]]  # one GEMM, a block per term
+        else:
+            runs = [[x] for r in runs for x in r]
+        for run in runs:
+            blocks = tuple(Block(t.slot, lo, hi, t.mult, (t.name,)) for t, (lo, hi) in run)
+            bound = max(_bound(arith, [t], lo, hi, pm) for t, (lo, hi) in run)
+            parts.append(GemmPart((operand,), blocks, np.int8, bound))
     return parts
 
 
+def _plan_float(arith: LayerArith) -> tuple[float, list[GemmPart]] | None:
+    """(cost, parts) of the cheapest float plan, or None."""
+    terms = [t for t in layer_terms(arith) if t.used().any()]
+    operands = tuple(dict.fromkeys(t.operand for t in terms))
+    slots = sorted({t.slot for t in terms})
+    blocks, bounds = [], []
+    for s in slots:
+        st = [t for t in terms if t.slot == s]
+        lo, hi = _span(st)
+        names = tuple(next((t.name for t in st if t.operand == o), "") for o in operands)
+        blocks.append(Block(s, lo, hi, 1, names))
+        bounds.append(_bound(arith, st, lo, hi))
+    for dtype in (np.float32, np.float64):
+        if max(bounds) < FLOAT_LIMITS[dtype]:
+            return (DTYPE_COST[dtype] * len(operands),
+                    [GemmPart(operands, tuple(blocks), dtype, max(bounds))])
+    total, parts = 0.0, []
+    for t in terms:
+        best = None
+        for dtype in (np.float32, np.float64):
+            def fits(lo, hi, t=t, dtype=dtype):
+                return _bound(arith, [t], lo, hi) < FLOAT_LIMITS[dtype]
+            groups = _greedy_groups(t, fits)
+            cost = DTYPE_COST[dtype] * len(groups)
+            if groups and (best is None or cost < best[0]):
+                best = (cost, dtype, groups)
+        if best is None:
+            return None
+        total += best[0]
+        parts += [GemmPart((t.operand,), (Block(t.slot, lo, hi, t.mult, (t.name,)),),
+                           best[1], _bound(arith, [t], lo, hi)) for lo, hi in best[2]]
+    return total, parts
+
+
+def plan_gemm(arith: LayerArith, allow_int8: bool = True) -> list[GemmPart] | None:
+    """The cheapest set of exact GEMMs forming the layer's accumulators, or None.
+
+    Candidates: int8 GEMMs (activations and per-shift-group weights fit int8; the lut
+    variant's LUT[x] as c * x + res[x]); one float GEMM with every operand stacked along N
+    and every accumulator along K (lut: [X | LUT[X]] @ [W_even << F ; W_odd]; dual: X @
+    [W_even | W_odd]) in float32 or float64; or per term, one float GEMM or per-shift
+    groups. Each is proven exact by its bound (GemmPart); None if nothing is (then
+    pe_matmul, or int64 numpy for the baselines, computes the layer).
+    """
+    if not any(t.used().any() for t in layer_terms(arith)):
+        return None
+    cands = []
+    if allow_int8:
+        p8 = _plan_int8(arith)
+        if p8 is not None:
+            cands.append((DTYPE_COST[np.int8] * len(p8), p8))
+    pf = _plan_float(arith)
+    if pf is not None:
+        cands.append(pf)
+    if not cands:
+        return None
+    return min(cands, key=lambda c: c[0])[1]
+
+
 def part_weights(codes: np.ndarray, arith: LayerArith, part: GemmPart) -> np.ndarray:
-    """The float weight matrix (K, N) of one GEMM part for codes (K, N)."""
-    for operand, slot, shift, weight in layer_terms(arith):
-        if (operand, slot) == (part.operand, part.slot):
-            inside = (shift >= part.lo) & (shift <= part.hi) & (weight != 0)
-            table = np.where(inside, weight * (2.0 ** (shift - part.lo)), 0.0)
-            return table.astype(part.dtype)[codes]
-    raise AssertionError("part does not belong to this layer")
-
-
-def _wrap_array(a: np.ndarray, acc_bits: int) -> np.ndarray:
-    """Two's complement wrap to acc_bits, vectorised (golden.pe._wrap)."""
-    if acc_bits >= 64:
-        return a
-    mask = (1 << acc_bits) - 1
-    r = a & mask
-    return np.where(r >> (acc_bits - 1) != 0, r - (mask + 1), r)
+    """The weight matrix of one GEMM part for codes (K, T, C) (T taps of C channels;
+    T = 1 for a plain (K, N) layer): (blocks * K, T * operands * C) in the part's dtype.
+    Row b * K + k is output channel k of block b; the operands are stacked per tap along
+    the columns, matching the stacked activations."""
+    terms = {t.name: t for t in int8_terms(arith) + layer_terms(arith)}
+    per_block = []
+    for blk in part.blocks:
+        per_op = []
+        for name in blk.terms:
+            table = np.zeros(2**arith.wbits, dtype=np.int64)
+            if name:
+                t = terms[name]
+                inside = t.used() & (t.shift >= blk.lo) & (t.shift <= blk.hi)
+                table = np.where(inside, t.weight << np.where(inside, t.shift - blk.lo, 0), 0)
+            per_op.append(table.astype(part.dtype)[codes])
+        w = np.concatenate(per_op, axis=-1)
+        per_block.append(w.reshape(w.shape[0], -1))
+    return np.concatenate(per_block, axis=0)
 
 
 # ---------------------------------------------------------------------------------------
@@ -330,23 +506,28 @@ def im2col(x: np.ndarray, kernel: tuple[int, int], stride: int, padding: int) ->
 
 
 def _im2col_hwc(x_hwc: np.ndarray, kernel, stride: int, padding: int, ho: int, wo: int):
-    """im2col of an NHWC array with column order (i, j, c): contiguous copies of C values,
-    the fast path's layout (weights are permuted to match)."""
+    """im2col of an NHWC array with column order (i, j, c), the fast path's layout (weights
+    are permuted to match): per kernel row i, one copy whose runs are kw * C contiguous
+    values when stride is 1."""
     b, h, w, c = x_hwc.shape
     kh, kw = kernel
     xp = np.zeros((b, h + 2 * padding, w + 2 * padding, c), dtype=x_hwc.dtype)
     xp[:, padding:padding + h, padding:padding + w, :] = x_hwc
     cols = np.empty((b, ho, wo, kh, kw, c), dtype=x_hwc.dtype)
+    sb, sh, sw, sc = xp.strides
     for i in range(kh):
-        for j in range(kw):
-            cols[:, :, :, i, j, :] = xp[:, i:i + stride * ho:stride, j:j + stride * wo:stride]
+        # window[b, oh, ow, j, c] = xp[b, oh * stride + i, ow * stride + j, c]
+        window = np.lib.stride_tricks.as_strided(
+            xp[:, i:], shape=(b, ho, wo, kw, c),
+            strides=(sb, sh * stride, sw * stride, sw, sc), writeable=False)
+        cols[:, :, :, i, :, :] = window
     return cols.reshape(b * ho * wo, kh * kw * c)
 
 
 def _baseline_matmul(acts: np.ndarray, codes: np.ndarray, arith: LayerArith) -> np.ndarray:
     """Exact int64 accumulators of pot/int layers (no POST PE): sum x * (weight << shift)."""
-    (_, _, shift, weight), = layer_terms(arith)
-    w_int = (weight << shift)[codes]  # (K, N) int64
+    (term,) = layer_terms(arith)
+    w_int = (term.weight << term.shift)[codes]  # (K, N) int64
     return acts.astype(np.int64) @ w_int.T
 
 
@@ -365,24 +546,56 @@ def _check_acts(acts: np.ndarray, arith: LayerArith) -> None:
                          max_len=arith.n), "acts", acts)
 
 
-def _gemm_accumulate(op_rows: dict, codes_kn: np.ndarray, arith: LayerArith,
-                     parts: list[GemmPart], n_rows: int) -> np.ndarray:
-    """Sum of the planned float GEMMs as int64 (n_rows, K, slots); op_rows maps operand ->
-    (n_rows, N) array already in the column order of codes_kn."""
-    k = codes_kn.shape[0]
-    out = np.zeros((n_rows, k, arith.slots), dtype=np.int64)
-    # Parts sharing an operand and dtype run as one GEMM with their weights side by side.
-    groups: dict = {}
+def _operand_values(x: np.ndarray, operand: str, arith: LayerArith, dtype) -> np.ndarray:
+    """The activation codes ("x"), their LUT entries ("lut") or LUT residues ("lutres",
+    see lut_split) as `dtype`."""
+    if operand == "x":
+        return x.astype(dtype)
+    cfg = arith.pe_config()
+    table = act_lut(cfg) if operand == "lut" else lut_split(arith)[1]
+    return table.astype(dtype)[x.astype(np.int64) - cfg.act_min]
+
+
+def _gemm(lhs: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """lhs @ w.T: torch._int_mm for int8 (int32 result), numpy BLAS for floats."""
+    if lhs.dtype == np.int8:
+        import torch
+        rhs = torch.from_numpy(np.ascontiguousarray(w.T))
+        return torch._int_mm(torch.from_numpy(lhs), rhs).numpy()
+    return lhs @ w.T
+
+
+def _run_parts(lhs_for, codes_ktc: np.ndarray, arith: LayerArith, parts: list[GemmPart],
+               n_rows: int) -> np.ndarray:
+    """Sum of the planned GEMMs as int64 (n_rows, K) or (n_rows, K, 2) (dual).
+    lhs_for(operands, dtype) gives the stacked activation rows in the column order of
+    part_weights(codes_ktc).
+
+    No wrap to acc_bits is needed: a layer's PE has max_len = N and the safe accumulator
+    width, so its accumulators never wrap (spec section 4)."""
+    k = codes_ktc.shape[0]
+    # Each block adds at most bound * mult << lo in magnitude; when the sum over a slot's
+    # blocks stays below 2**31, int32 arithmetic is exact and halves the memory traffic.
+    worst = [0] * arith.slots
     for p in parts:
-        groups.setdefault((p.operand, p.dtype), []).append(p)
-    for (operand, dtype), ps in groups.items():
-        w = np.concatenate([part_weights(codes_kn, arith, p) for p in ps], axis=0)
-        lhs = op_rows[operand]
-        lhs = lhs if lhs.dtype == dtype else lhs.astype(dtype)
-        res = lhs @ w.T  # exact: integers with every partial sum below FLOAT_LIMITS[dtype]
-        for idx, p in enumerate(ps):
-            out[:, :, p.slot] += res[:, idx * k:(idx + 1) * k].astype(np.int64) << p.lo
-    return out
+        for blk in p.blocks:
+            worst[blk.slot] += p.bound * (abs(blk.mult) << blk.lo)
+    acc_dtype = np.int32 if max(worst) < 2**31 else np.int64
+    out: list = [None] * arith.slots
+    for p in parts:
+        res = _gemm(lhs_for(p.operands, p.dtype), part_weights(codes_ktc, arith, p))
+        for b, blk in enumerate(p.blocks):
+            r = res[:, b * k:(b + 1) * k]
+            factor = blk.mult << blk.lo
+            r = r.astype(acc_dtype) if factor == 1 else r.astype(acc_dtype) * factor
+            s = blk.slot
+            if out[s] is None:
+                out[s] = r
+            else:
+                out[s] += r
+    out = [np.zeros((n_rows, k), dtype=np.int64) if o is None else o.astype(np.int64)
+           for o in out]
+    return out[0] if arith.slots == 1 else np.stack(out, axis=-1)
 
 
 def accumulate(acts, codes, arith: LayerArith, fast: bool = True) -> np.ndarray:
@@ -406,15 +619,13 @@ def accumulate(acts, codes, arith: LayerArith, fast: bool = True) -> np.ndarray:
         if arith.scheme == "post":
             return pe_matmul(acts, codes, arith.pe_config())
         return _baseline_matmul(acts, codes, arith)
-    ops = {"x": acts.astype(np.float32 if all(p.dtype == np.float32 for p in parts)
-                            else np.float64)}
-    if any(p.operand == "lut" for p in parts):
-        cfg = arith.pe_config()
-        ops["lut"] = act_lut(cfg)[acts.astype(np.int64) - cfg.act_min]
-    out = _gemm_accumulate(ops, codes, arith, parts, acts.shape[0])
-    if arith.scheme == "post":
-        out = _wrap_array(out, arith.pe_config().acc_bits)
-    return out[..., 0] if arith.slots == 1 else out
+
+    def lhs_for(operands, dtype):
+        vals = [_operand_values(acts, o, arith, dtype) for o in operands]
+        return vals[0] if len(vals) == 1 else np.concatenate(vals, axis=1)
+
+    codes_ktc = codes.reshape(codes.shape[0], 1, -1)
+    return _run_parts(lhs_for, codes_ktc, arith, parts, acts.shape[0])
 
 
 def conv_accumulate(x: np.ndarray, codes: np.ndarray, kernel: tuple[int, int], stride: int,
@@ -422,17 +633,18 @@ def conv_accumulate(x: np.ndarray, codes: np.ndarray, kernel: tuple[int, int], s
     """Accumulators of a convolution over integer codes x (B, C, H, W) with weight codes
     (K, C*kh*kw) in im2col order. Returns int64 (B, K, Ho, Wo) or (B, K, Ho, Wo, 2) (dual).
 
-    Equal to accumulate(im2col(x, ...), codes, arith) reshaped; the fast path builds the
-    rows in (i, j, c) column order from NHWC data, with the weight columns permuted to
-    match, so its copies are contiguous.
+    Equal to accumulate(im2col(x, ...), codes, arith) reshaped. The fast path stacks the
+    operands as channels of NHWC data and builds rows in (i, j, operand, c) column order,
+    with the weights permuted to match, so every copy is contiguous.
     """
     x = _as_int_array("x", x)
+    codes = _as_int_array("codes", codes)
     if x.ndim != 4:
         raise ValueError(f"x must have shape (B, C, H, W), not {x.shape}")
     b, c, h, w = x.shape
     kh, kw = kernel
     ho, wo = conv_out_hw(h, w, kernel, stride, padding)
-    if codes.shape != (codes.shape[0], c * kh * kw):
+    if codes.ndim != 2 or codes.shape[1] != c * kh * kw:
         raise ValueError(f"codes must have shape (K, {c * kh * kw}), not {codes.shape}")
     parts = plan_gemm(arith) if fast else None
     if parts is None:
@@ -441,19 +653,15 @@ def conv_accumulate(x: np.ndarray, codes: np.ndarray, kernel: tuple[int, int], s
         _check_acts(x.reshape(b, -1), arith)
         _check_codes(codes, arith)
         k = codes.shape[0]
-        codes_hwc = codes.reshape(k, c, kh, kw).transpose(0, 2, 3, 1).reshape(k, -1)
-        all32 = all(p.dtype == np.float32 for p in parts)
-        x_hwc = x.transpose(0, 2, 3, 1).astype(np.float32 if all32 else np.float64)
-        ops = {"x": _im2col_hwc(x_hwc, kernel, stride, padding, ho, wo)}
-        if any(p.operand == "lut" for p in parts):
-            cfg = arith.pe_config()
-            lut = act_lut(cfg).astype(x_hwc.dtype)
-            ops["lut"] = _im2col_hwc(lut[x.transpose(0, 2, 3, 1).astype(np.int64)
-                                         - cfg.act_min], kernel, stride, padding, ho, wo)
-        acc = _gemm_accumulate(ops, codes_hwc, arith, parts, b * ho * wo)
-        if arith.scheme == "post":
-            acc = _wrap_array(acc, arith.pe_config().acc_bits)
-        acc = acc[..., 0] if arith.slots == 1 else acc
+        codes_ktc = codes.reshape(k, c, kh, kw).transpose(0, 2, 3, 1).reshape(k, kh * kw, c)
+        x_hwc = x.transpose(0, 2, 3, 1)
+
+        def lhs_for(operands, dtype):
+            vals = [_operand_values(x_hwc, o, arith, dtype) for o in operands]
+            stacked = vals[0] if len(vals) == 1 else np.concatenate(vals, axis=-1)
+            return _im2col_hwc(stacked, kernel, stride, padding, ho, wo)
+
+        acc = _run_parts(lhs_for, codes_ktc, arith, parts, b * ho * wo)
     acc = acc.reshape((b, ho, wo) + acc.shape[1:])
     return np.moveaxis(acc, 3, 1)
 

@@ -16,7 +16,7 @@ def register(sub) -> None:
     p.add_argument("--frac-bits", type=int, default=None,
                    help="F of the lut variant (default: the artifact's)")
     p.add_argument("--data-dir", default=None, help="CIFAR-10 folder, for cifar10 artifacts")
-    p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object: images, float_acc, fakequant_acc, "
                         "golden_acc, agreement (fractions from 0 to 1)")
@@ -24,7 +24,7 @@ def register(sub) -> None:
 
 
 def evaluate(directory, variant: str = "lut", frac_bits: int | None = None,
-             data_dir=None, threads: int = 2) -> dict:
+             data_dir=None, threads: int = 1) -> dict:
     """The evaluation figures as a dict (fractions in [0, 1])."""
     import numpy as np
 
