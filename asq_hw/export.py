@@ -601,12 +601,17 @@ def validate(art: Artifact, where: str = JSON_NAME, tensors_file: str | None = N
     if extra:
         ck.tfail(extra[0], "is not referenced by model.json")
     # Consistency of the stored integer requantization with the float parameters.
-    for op in art.compute_layers():
+    for idx, op in enumerate(ops):
+        if op["op"] not in COMPUTE_OPS:
+            continue
         for variant in VARIANTS:
-            ref = requant_reference(art, op, variant, frac_bits)
+            try:
+                ref = requant_reference(art, op, variant, frac_bits)
+            except ValueError as exc:
+                ck.fail(f"ops[{idx}] ({op['name']}).requant.{variant}", str(exc))
             base = f"{op['name']}.requant.{variant}"
             if op["requant"][variant]["shift"] != int(ref.shift[0]):
-                ck.fail(f"{op['name']}.requant.{variant}.shift",
+                ck.fail(f"ops[{idx}] ({op['name']}).requant.{variant}.shift",
                         f"is {op['requant'][variant]['shift']} but the layer's scales give "
                         f"{int(ref.shift[0])}")
             for t, val in (("mult", ref.mult[0]), ("offset", ref.offset[0])):

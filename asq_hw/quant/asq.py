@@ -81,7 +81,7 @@ class ASQActivation(nn.Module):
             self.init_from(x)
         s = grad_scale(self.step(), 1.0 / math.sqrt(x[0].numel() * self.hi))
         scale = self.scale(x, s)
-        q = torch.clamp(round_ste(x / scale), self.lo, self.hi)
+        q = round_ste(torch.clamp(x / scale, self.lo, self.hi))  # LSQ: clip, then round
         return q * scale
 
     @torch.no_grad()

@@ -1,0 +1,201 @@
+"""The artifact: codes as the quantizer made them, byte-identical round trip, a loader that
+refuses every kind of broken artifact with one line naming the file and the field."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from asq_hw.data import load_digits
+from asq_hw.errors import UserError
+from asq_hw.export import (
+    copy_artifact,
+    export_model,
+    layer_pe_config,
+    load_artifact,
+    save_artifact,
+    write_raw,
+)
+from asq_hw.models import ModelConfig, build_model
+from asq_hw.quant import QConv2d, QLinear
+from asq_hw.train import TrainConfig, train
+from golden.codes import encode
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_digits()
+
+
+@pytest.fixture(scope="module")
+def trained(digits):
+    return train(TrainConfig(width=4, float_epochs=2, epochs=2, batch_size=128), digits,
+                 progress=False)
+
+
+@pytest.fixture(scope="module")
+def art(trained, digits):
+    return export_model(trained.qat_model, digits, provenance={"note": "test"})
+
+
+def _compute(model):
+    return [m for m in model.modules() if isinstance(m, (QConv2d, QLinear))]
+
+
+def test_exported_codes_are_the_quantizers_codes(trained, art):
+    mods = _compute(trained.qat_model)
+    layers = art.compute_layers()
+    assert len(mods) == len(layers) == 4
+    for mod, layer in zip(mods, layers, strict=True):
+        k = mod.weight.shape[0]
+        codes = art.codes(layer)
+        assert codes.dtype == np.uint8 and codes.shape == (k, layer["fan_in"])
+        assert np.array_equal(codes, mod.weight_quant.codes(mod.weight).reshape(k, -1).numpy())
+        alpha = mod.weight_quant.alpha().detach()
+        u = (mod.weight.detach() / alpha.view((-1,) + (1,) * (mod.weight.dim() - 1)))
+        assert np.array_equal(codes, encode(u.double().numpy().reshape(k, -1), 4))
+        assert np.array_equal(art.tensors[f"{layer['name']}.alpha"], alpha.numpy())
+
+
+def test_layer_description_and_folded_batchnorm(trained, art):
+    conv0 = art.compute_layers()[0]
+    assert (conv0["op"], conv0["in_channels"], conv0["out_channels"], conv0["kernel"],
+            conv0["stride"], conv0["padding"], conv0["in_hw"], conv0["fan_in"]) == \
+        ("conv", 1, 4, [3, 3], 1, 1, [8, 8], 9)
+    assert conv0["act_in"]["abits"] == 8 and conv0["act_in"]["signed"] is True
+    assert [op["op"] for op in art.ops] == ["conv", "relu", "conv", "relu", "maxpool", "conv",
+                                            "relu", "maxpool", "flatten", "linear"]
+    # BN folded: conv(x, w_q) * g + b == BN(conv(x, w_q)) in eval mode.
+    layers = trained.qat_model.layers
+    x = torch.randn(2, 1, 8, 8)
+    with torch.no_grad():
+        z = torch.nn.functional.conv2d(x, layers[0].weight_quant(layers[0].weight), padding=1)
+        ref = layers[1](z)
+    g = torch.from_numpy(art.tensors["conv0.bn_scale"]).view(1, -1, 1, 1)
+    b = torch.from_numpy(art.tensors["conv0.bias"]).view(1, -1, 1, 1)
+    assert torch.allclose(z * g + b, ref, atol=1e-5)
+
+
+def test_layer_pe_config(art):
+    cfg = layer_pe_config(art, "conv1", "dual", 6)
+    assert (cfg.wbits, cfg.abits, cfg.act_signed, cfg.variant, cfg.frac_bits, cfg.max_len) \
+        == (4, 4, False, "dual", 6, 36)
+    first = layer_pe_config(art, art.compute_layers()[0], "lut")
+    assert (first.abits, first.act_signed, first.frac_bits, first.max_len) == (8, True, 8, 9)
+    pot = copy_artifact(art)
+    pot.meta["weight_quant"] = "pot"
+    with pytest.raises(UserError, match=r"^weight_quant 'pot' does not run on the POST PE"):
+        layer_pe_config(pot, "conv1", "lut")
+
+
+def test_round_trip_is_byte_identical(art, tmp_path):
+    save_artifact(art, tmp_path / "a")
+    loaded = load_artifact(tmp_path / "a")
+    save_artifact(loaded, tmp_path / "b")
+    for name in ("model.json", "model.safetensors"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    assert loaded.meta["provenance"] == {"note": "test"}
+
+
+def test_resnet_export_is_refused_in_one_line(digits):
+    model = build_model(ModelConfig(name="resnet20", width=4))
+    with pytest.raises(UserError, match=r"^export: ResNet20 \(resnet20\) has residual "
+                                        r"connections.*not support"):
+        export_model(model, digits)
+
+
+# ---- broken artifacts --------------------------------------------------------------------
+
+def _saved(art, path):
+    save_artifact(art, path)
+    return path
+
+
+def _rewrite(art, path, meta_fn=None, tensor_fn=None):
+    """Write a modified artifact with a matching checksum (a buggy exporter)."""
+    bad = copy_artifact(art)
+    if meta_fn:
+        meta_fn(bad.meta)
+    if tensor_fn:
+        tensor_fn(bad.tensors)
+    write_raw(path, bad.meta, bad.tensors)
+    return path
+
+
+def _error(path) -> str:
+    with pytest.raises(UserError) as info:
+        load_artifact(path)
+    msg = str(info.value)
+    assert "\n" not in msg
+    return msg
+
+
+def test_missing_folder_and_files(art, tmp_path):
+    assert _error(tmp_path / "nope").endswith("nope: artifact folder not found")
+    d = _saved(art, tmp_path / "a")
+    (d / "model.safetensors").unlink()
+    assert "model.safetensors: missing" in _error(d)
+    d = _saved(art, tmp_path / "b")
+    (d / "model.json").unlink()
+    assert "model.json: missing" in _error(d)
+
+
+def test_truncated_and_corrupt_files(art, tmp_path):
+    d = _saved(art, tmp_path / "a")
+    blob = (d / "model.safetensors").read_bytes()
+    (d / "model.safetensors").write_bytes(blob[: len(blob) // 2])
+    msg = _error(d)
+    assert "model.safetensors: sha256" in msg and "tensors_sha256" in msg
+    d = _saved(art, tmp_path / "b")
+    text = (d / "model.json").read_text()
+    (d / "model.json").write_text(text[: len(text) // 2])
+    assert "model.json: not valid JSON" in _error(d)
+    d = _saved(art, tmp_path / "c")
+    flipped = bytearray((d / "model.safetensors").read_bytes())
+    flipped[-3] ^= 0x01
+    (d / "model.safetensors").write_bytes(bytes(flipped))
+    assert "model.safetensors: sha256" in _error(d)
+
+
+def test_wrong_version_and_format(art, tmp_path):
+    d = _saved(art, tmp_path / "a")
+    meta = json.loads((d / "model.json").read_text())
+    meta["version"] = 2
+    (d / "model.json").write_text(json.dumps(meta))
+    assert _error(d).endswith("model.json: field version is 2; this asq-hw reads version 1")
+    meta["version"], meta["format"] = 1, "onnx"
+    (d / "model.json").write_text(json.dumps(meta))
+    assert "model.json: field format must be 'asq-hw-artifact'" in _error(d)
+
+
+@pytest.mark.parametrize("meta_fn,tensor_fn,expect", [
+    (lambda m: m["ops"][2].update(fan_in=99), None, "model.json: field ops[2] (conv1).fan_in"),
+    (lambda m: m["ops"][2].update(in_hw=[4, 4]), None, "ops[2] (conv1).in_hw"),
+    (lambda m: m["ops"][2].update(in_channels=5), None, "ops[2] (conv1).in_channels"),
+    (lambda m: m["ops"][2]["act_in"].update(step=0.5), None,
+     "model.json: field ops[0] (conv0).requant.lut"),
+    (lambda m: m["ops"][2]["act_in"].update(step=-1.0), None,
+     "ops[2] (conv1).act_in.step: must be a finite positive number"),
+    (lambda m: m["ops"][0]["requant"]["dual"].update(shift=3), None,
+     "field ops[0] (conv0).requant.dual.shift: is 3"),
+    (lambda m: m.update(wbits=9), None, "model.json: field wbits: must be an integer from 2"),
+    (lambda m: m.update(colour="red"), None, "model.json: field colour: unknown field"),
+    (lambda m: m["ops"].pop(), None, "model.json: field ops: must end with a compute op"),
+    (lambda m: m["ops"][4].update(kernel=9), None, "ops[4]: maxpool 9x9 does not fit"),
+    (None, lambda t: t.update({"conv1.codes": t["conv1.codes"][:, :-1].copy()}),
+     "model.safetensors: tensor conv1.codes: must be uint8 of shape (8, 36)"),
+    (None, lambda t: t["conv1.codes"].__setitem__((0, 0), 200),
+     "tensor conv1.codes: holds code 200, beyond wbits=4"),
+    (None, lambda t: t["conv2.alpha"].__setitem__(0, -1.0), "tensor conv2.alpha: must be "
+                                                              "positive"),
+    (None, lambda t: t["conv2.bias"].__setitem__(0, np.nan), "tensor conv2.bias: holds NaN"),
+    (None, lambda t: t.pop("linear3.bn_scale"), "tensor linear3.bn_scale: missing"),
+    (None, lambda t: t.update(extra=np.zeros(2, np.float32)),
+     "tensor extra: is not referenced"),
+    (None, lambda t: t["linear3.requant.lut.offset"].__setitem__(0, 5),
+     "tensor linear3.requant.lut.offset: does not match"),
+])
+def test_inconsistent_artifacts_name_file_and_field(art, tmp_path, meta_fn, tensor_fn, expect):
+    d = _rewrite(art, tmp_path / "x", meta_fn, tensor_fn)
+    assert expect in _error(d)
