@@ -85,7 +85,8 @@ class _BaselineCore(wiring.Component):
         self.acc_bits = acc_bits
         super().__init__(CoreSignature.members(cfg, acc_bits, 1, with_lut=False))
 
-    def _term(self, m: Module, i: int, code: Signal, term_width: int) -> Signal:
+    def _term(self, m: Module, i: int, code: Signal, term_width: int):
+        """(term, carry) of lane i: the lane adds term + carry (see hw.datapath)."""
         raise NotImplementedError
 
     def _term_width(self) -> int:
@@ -102,7 +103,8 @@ class _BaselineCore(wiring.Component):
             code = Signal(cfg.wbits, name=f"code{i}", reset_less=True)
             with m.If(self.en):
                 m.d.sync += code.eq(self.code[i])
-            m.d.comb += back.terms[0][i].eq(self._term(m, i, code, tw))
+            term, carry = self._term(m, i, code, tw)
+            m.d.comb += [back.terms[0][i].eq(term), back.carries[0][i].eq(carry)]
         return m
 
 
@@ -115,7 +117,7 @@ class IntCore(_BaselineCore):
     def _term(self, m, i, code, tw):
         term = Signal(signed(tw), name=f"term{i}")
         m.d.comb += term.eq(self.act[i] * code.as_signed())
-        return term
+        return term, 0
 
 
 class PotCore(_BaselineCore):
@@ -132,7 +134,7 @@ class PotCore(_BaselineCore):
         m.submodules[f"shift{i}"] = sh = ShiftSign(act_shape(cfg), cfg.M - 1, tw)
         m.d.comb += [sh.value.eq(self.act[i]), sh.shift.eq(shift),
                      sh.neg.eq(code[cfg.wbits - 1]), sh.nonzero.eq(mag != 0)]
-        return sh.term
+        return sh.term, sh.carry
 
 
 class _BaselinePE(StreamPE):

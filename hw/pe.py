@@ -12,7 +12,9 @@ ActStage outputs, and forms, sums and accumulates the terms (`hw/datapath.MacBac
 
 Pipeline (one register stage each; `en` = the output is not stalled):
 
-    1 ActStage regs + decoded codes   2 terms   3.. adder tree   last: result + out_valid
+    1 ActStage regs + decoded codes   2 terms (multiplexers only: value select, barrel
+    shift, ones' complement; the +1 of a negation rides as a carry-in, hw/datapath.py)
+    3.. adder tree (two adder levels per stage)   last: accumulate, result + out_valid
 
 so `latency` = 3 + tree_stages(lanes). The whole pipeline advances on every edge where
 `out_valid` is low or `out_ready` is high, which is also `in_ready`: one beat per cycle
@@ -121,13 +123,15 @@ class PostCore(wiring.Component):
             m.d.comb += [sh.value.eq(value), sh.shift.eq(shift), sh.neg.eq(neg),
                          sh.nonzero.eq(nz)]
             if self.slots == 1:
-                m.d.comb += back.terms[0][i].eq(sh.term)
+                m.d.comb += [back.terms[0][i].eq(sh.term), back.carries[0][i].eq(sh.carry)]
             else:
                 # dual: even exponents to A_even (slot 0), odd ones to A_odd (slot 1).
                 with m.If(odd):
-                    m.d.comb += back.terms[1][i].eq(sh.term)
+                    m.d.comb += [back.terms[1][i].eq(sh.term),
+                                 back.carries[1][i].eq(sh.carry)]
                 with m.Else():
-                    m.d.comb += back.terms[0][i].eq(sh.term)
+                    m.d.comb += [back.terms[0][i].eq(sh.term),
+                                 back.carries[0][i].eq(sh.carry)]
         return m
 
 

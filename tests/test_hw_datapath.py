@@ -45,7 +45,11 @@ def test_shift_sign_forms_every_term(value_shape, max_shift):
                         ctx.set(dut.neg, neg)
                         ctx.set(dut.nonzero, nz)
                         want = nz * (-1 if neg else 1) * (v << sh)
-                        assert ctx.get(dut.term) == want, (v, sh, neg, nz)
+                        term, carry = ctx.get(dut.term), ctx.get(dut.carry)
+                        assert carry == (nz & neg)
+                        assert wrap(term + carry, width) == want, (v, sh, neg, nz)
+                        # the negation is a ones' complement: no carry chain here
+                        assert term == (wrap(~(v << sh), width) if neg and nz else want)
 
     run(dut, bench, clock=False)
 
@@ -58,7 +62,8 @@ def test_shift_sign_truncates_to_width_modulo():
         ctx.set(dut.shift, 3)
         ctx.set(dut.nonzero, 1)
         ctx.set(dut.neg, 1)
-        assert ctx.get(dut.term) == wrap(-(15 << 3), 5)
+        assert ctx.get(dut.carry) == 1
+        assert wrap(ctx.get(dut.term) + 1, 5) == wrap(-(15 << 3), 5)
 
     run(dut, bench, clock=False)
 
@@ -71,23 +76,27 @@ def test_adder_tree_sums_after_its_stages_and_holds_without_en(n):
     levels = int(np.ceil(np.log2(n))) if n > 1 else 0
     assert dut.stages == tree_stages(n) == max(1, -(-levels // TREE_LEVELS_PER_STAGE))
     vecs = rng.integers(-32, 32, (20, n))
+    cins = rng.integers(0, 2, (20, n))
     seen = []
 
     async def bench(ctx):
         ctx.set(dut.en, 1)
         for t in range(len(vecs) + dut.stages):
-            ctx.set(dut.terms, [int(v) for v in vecs[min(t, len(vecs) - 1)]])
+            k = min(t, len(vecs) - 1)
+            ctx.set(dut.terms, [int(v) for v in vecs[k]])
+            ctx.set(dut.carries, int(sum(int(c) << i for i, c in enumerate(cins[k]))))
             await ctx.tick()
-            seen.append(ctx.get(dut.sum))
-        held = ctx.get(dut.sum)
+            seen.append(wrap(ctx.get(dut.sum) + ctx.get(dut.carry), out_w))
+        held = (ctx.get(dut.sum), ctx.get(dut.carry))
         ctx.set(dut.en, 0)
         ctx.set(dut.terms, [0] * n)
+        ctx.set(dut.carries, 0)
         for _ in range(dut.stages + 1):
             await ctx.tick()
-        assert ctx.get(dut.sum) == held
+        assert (ctx.get(dut.sum), ctx.get(dut.carry)) == held
 
     run(dut, bench)
-    want = [wrap(int(v.sum()), out_w) for v in vecs]
+    want = [wrap(int(v.sum() + c.sum()), out_w) for v, c in zip(vecs, cins, strict=True)]
     assert seen[dut.stages - 1:dut.stages - 1 + len(vecs)] == want
 
 
@@ -98,24 +107,26 @@ def test_accumulator_sums_clears_on_last_and_wraps():
     async def bench(ctx):
         ctx.set(dut.en, 1)
         total = 0
-        for add, last in beats:
+        for k, (add, last) in enumerate(beats):
             ctx.set(dut.valid, 1)
             ctx.set(dut.add, add)
+            ctx.set(dut.carry, k % 2)
             ctx.set(dut.last, last)
             await ctx.tick()
-            total += add
+            total += add + k % 2
             if last:
                 assert ctx.get(dut.result) == wrap(total, 6)
                 total = 0
         # invalid or disabled beats change nothing
         ctx.set(dut.add, 9)
+        ctx.set(dut.carry, 0)
         ctx.set(dut.last, 1)
         ctx.set(dut.valid, 0)
         await ctx.tick()
         ctx.set(dut.valid, 1)
         ctx.set(dut.en, 0)
         await ctx.tick()
-        assert ctx.get(dut.result) == wrap(1 - 30 - 20, 6)
+        assert ctx.get(dut.result) == wrap(1 + 0 - 30 - 20 + 1 + 1, 6)
         ctx.set(dut.en, 1)
         await ctx.tick()
         assert ctx.get(dut.result) == 9
@@ -128,12 +139,13 @@ def test_backend_latency_and_results(lanes, slots):
     dut = MacBackend(lanes, slots, 7, 10)
     assert dut.latency == 2 + tree_stages(lanes)
     rng = np.random.default_rng(lanes)
-    beats = [(rng.integers(-64, 64, (slots, lanes)), int(last))
-             for last in rng.random(30) < 0.3] + [(np.zeros((slots, lanes), int), 1)]
+    beats = [(rng.integers(-64, 64, (slots, lanes)), rng.integers(0, 2, (slots, lanes)),
+              int(last)) for last in rng.random(30) < 0.3]
+    beats.append((np.zeros((slots, lanes), int), np.zeros((slots, lanes), int), 1))
     expected, acc, valid_at = [], np.zeros(slots, int), []
 
-    for t, (terms, last) in enumerate(beats):
-        acc += terms.sum(axis=1)
+    for t, (terms, cins, last) in enumerate(beats):
+        acc += terms.sum(axis=1) + cins.sum(axis=1)
         if last:
             expected.append([wrap(int(a), 10) for a in acc])
             valid_at.append(t + dut.latency)
@@ -144,10 +156,12 @@ def test_backend_latency_and_results(lanes, slots):
         ctx.set(dut.en, 1)
         for t in range(len(beats) + dut.latency + 2):
             if t < len(beats):
-                terms, last = beats[t]
+                terms, cins, last = beats[t]
                 ctx.set(dut.valid, 1)
                 ctx.set(dut.last, last)
                 ctx.set(dut.terms, [[int(v) for v in row] for row in terms])
+                ctx.set(dut.carries, [int(sum(int(c) << i for i, c in enumerate(row)))
+                                      for row in cins])
             else:
                 ctx.set(dut.valid, 0)
             if ctx.get(dut.out_valid):
