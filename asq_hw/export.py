@@ -310,11 +310,20 @@ def _json_bytes(meta: dict) -> bytes:
     return (json.dumps(meta, indent=1, allow_nan=False) + "\n").encode()
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _atomic_write(path: Path, data: bytes) -> None:
+    """Write via a temporary file in the same folder and os.replace, so `path` is either
+    the old file or the complete new one; permissions as a plain open() would give."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

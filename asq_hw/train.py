@@ -208,9 +208,12 @@ def save_checkpoint(result: TrainResult, data: Dataset, directory) -> Path:
                for k, v in result.float_model.state_dict().items()}
     tensors.update({f"qat.{k}": v.detach().contiguous()
                     for k, v in result.qat_model.state_dict().items()})
-    meta = {"format": CHECKPOINT_FORMAT, "version": "1",
-            "model_config": json.dumps(result.config.model_config(data).to_dict()),
-            "train_config": json.dumps(dataclasses.asdict(result.config))}
+    # One metadata key: safetensors does not keep the order of several, and a checkpoint
+    # should be byte-identical for the same seed.
+    meta = {"asq_hw": json.dumps({
+        "format": CHECKPOINT_FORMAT, "version": 1,
+        "model_config": result.config.model_config(data).to_dict(),
+        "train_config": dataclasses.asdict(result.config)})}
     path = Path(directory) / CHECKPOINT_NAME
     path.parent.mkdir(parents=True, exist_ok=True)
     _atomic_write(path, save(tensors, metadata=meta))
@@ -231,16 +234,17 @@ def load_checkpoint(directory) -> tuple[nn.Module, nn.Module, TrainConfig]:
         tensors = load(blob)
         # safetensors layout: u64 little-endian header length, JSON header.
         header_len = int.from_bytes(blob[:8], "little")
-        meta = json.loads(blob[8:8 + header_len]).get("__metadata__", {})
+        header = json.loads(blob[8:8 + header_len]).get("__metadata__", {})
+        meta = json.loads(header.get("asq_hw", "{}"))
     except (SafetensorError, ValueError, json.JSONDecodeError) as exc:
         raise UserError(f"{path}: not a safetensors checkpoint "
                         f"({str(exc).splitlines()[0]})") from None
-    if meta.get("format") != CHECKPOINT_FORMAT or meta.get("version") != "1":
+    if meta.get("format") != CHECKPOINT_FORMAT or meta.get("version") != 1:
         raise UserError(f"{path}: field format/version must be {CHECKPOINT_FORMAT!r} "
                         f"version 1, not {meta.get('format')!r} {meta.get('version')!r}")
     try:
-        mcfg = ModelConfig.from_dict(json.loads(meta["model_config"]))
-        tcfg = TrainConfig(**json.loads(meta["train_config"]))
+        mcfg = ModelConfig.from_dict(meta["model_config"])
+        tcfg = TrainConfig(**meta["train_config"])
     except (KeyError, TypeError, ValueError) as exc:
         raise UserError(f"{path}: field model_config/train_config: {exc}") from None
     models = []
