@@ -146,37 +146,43 @@ def export_folder(export: str | None = None) -> Path | None:
     return Path(folder) if folder else None
 
 
+def export_layer(folder, cfg: PEConfig) -> int:
+    """Index (among the compute layers) of the first layer of the export at `folder` whose
+    (wbits, abits, act_signed) are those of `cfg`; UserError listing the layers if none."""
+    from asq_hw.errors import UserError
+    from asq_hw.export import layer_pe_config, load_artifact
+
+    art = load_artifact(folder)
+    fits = []
+    if art.meta["weight_quant"] == "post":
+        for j, layer in enumerate(art.compute_layers()):
+            lc = layer_pe_config(art, layer, cfg.variant)
+            if (lc.wbits, lc.abits, lc.act_signed) == (cfg.wbits, cfg.abits, cfg.act_signed):
+                return j
+            fits.append(f"{layer['name']} (wbits {lc.wbits}, abits {lc.abits}, "
+                        f"{'signed' if lc.act_signed else 'unsigned'})")
+    raise UserError(f"export {folder} has no POST layer with wbits {cfg.wbits}, abits "
+                    f"{cfg.abits}, {'signed' if cfg.act_signed else 'unsigned'} "
+                    f"activations; its layers: {', '.join(fits) or 'none (not POST)'}")
+
+
 def export_rows(folder, cfg: PEConfig, rng: np.random.Generator, n_rows: int = 8,
                 n_out: int = 8, data_dir=None):
-    """Real dot products from a trained export (asq_hw.export artifact): the first compute
-    layer whose (wbits, abits, act_signed) are those of `cfg`, its weight codes for n_out
-    seeded output channels, and n_rows seeded PE input rows of that layer, computed by the
-    golden network (golden.network.GoldenNetwork) from test images of the artifact's data set.
+    """Real dot products from a trained export (asq_hw.export artifact): the layer
+    `export_layer` picks, its weight codes for n_out seeded output channels, and n_rows
+    seeded PE input rows of that layer, computed by the golden network
+    (golden.network.GoldenNetwork) from test images of the artifact's data set.
 
     Returns (layer name, acts (n_rows, N), codes (n_out, N), golden accumulators of the
     network for those rows and channels). UserError if no layer fits `cfg`.
     """
     from asq_hw.data import load_dataset
-    from asq_hw.errors import UserError
     from asq_hw.export import load_artifact
     from golden.network import GoldenNetwork, rows_from_acc
 
+    i = export_layer(folder, cfg)
     art = load_artifact(folder)
     net = GoldenNetwork(art, cfg.variant, cfg.frac_bits)
-    found, fits = None, []
-    if art.meta["weight_quant"] == "post":
-        for j in range(len(net.layers)):
-            lc = net.pe_config(j)
-            fits.append(f"{net.layers[j]['name']} (wbits {lc.wbits}, abits {lc.abits}, "
-                        f"{'signed' if lc.act_signed else 'unsigned'})")
-            if (lc.wbits, lc.abits, lc.act_signed) == (cfg.wbits, cfg.abits, cfg.act_signed):
-                found = j
-                break
-    if found is None:
-        raise UserError(f"export {folder} has no POST layer with wbits {cfg.wbits}, abits "
-                        f"{cfg.abits}, {'signed' if cfg.act_signed else 'unsigned'} "
-                        f"activations; its layers: {', '.join(fits) or 'none (not POST)'}")
-    i = found
     data = load_dataset(art.meta["dataset"], data_dir or os.environ.get("ASQ_HW_DATA"))
     images = data.x_test[:max(1, n_rows)].numpy()
     x = net.quantize_input(images)

@@ -195,3 +195,17 @@ def test_plain_verilog_bench(variant, lanes, signed, tmp_path):
         assert res["verified"] == vec["dots"]
         if not ph.get("p_stall"):
             assert res["lat_min"] == res["lat_max"] == man["latency"]
+
+
+@pytest.mark.slow
+def test_export_without_a_fitting_layer_is_refused_before_the_build(capsys, tmp_path):
+    from asq_hw.cli import main
+    folder = trained_export()
+    cfg = export_cfg(folder, "lut")
+    wbits = 2 if cfg.wbits != 2 else 3
+    assert main(["sim", "pe", "--wbits", str(wbits), "--abits", str(cfg.abits),
+                 "--export", str(folder), "--build-dir", str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"asq-hw: error: export {folder} has no POST layer with wbits "
+                          f"{wbits}") and "its layers: " in err
+    assert not (tmp_path / "b").exists()

@@ -50,11 +50,13 @@ def _register_pe(targets) -> None:
 def pe_phases(cfg, vectors: int, seed: int, export=None) -> list[dict]:
     """The phases `sim pe` runs (see the module docstring)."""
     from asq_hw.errors import UserError
-    from sim.workloads import export_folder
+    from sim.workloads import export_folder, export_layer
 
     if vectors < 1:
         raise UserError(f"vectors must be a positive integer, not {vectors}")
     folder = export_folder(export)
+    if folder is not None:
+        export_layer(folder, cfg)              # fails now, before the build, if none fits
     return [
         {"name": "random", "kind": "random", "count": vectors,
          "max_terms": min(cfg.max_len, 16 * cfg.lanes), "seed": seed,
