@@ -571,8 +571,10 @@ def _run_parts(lhs_for, codes_ktc: np.ndarray, arith: LayerArith, parts: list[Ge
     lhs_for(operands, dtype) gives the stacked activation rows in the column order of
     part_weights(codes_ktc).
 
-    No wrap to acc_bits is needed: a layer's PE has max_len = N and the safe accumulator
-    width, so its accumulators never wrap (spec section 4)."""
+    A POST layer's PE has max_len = N and the spec's safe accumulator width, which holds
+    every sum except one corner (signed activations, N a power of two, every term
+    (-2**(abits-1)) * (-alpha): docs/arithmetic.md section 4); where the bound reaches
+    past the register the sums are wrapped to acc_bits exactly as the PE wraps them."""
     k = codes_ktc.shape[0]
     # Each block adds at most bound * mult << lo in magnitude; when the sum over a slot's
     # blocks stays below 2**31, int32 arithmetic is exact and halves the memory traffic.
@@ -595,7 +597,20 @@ def _run_parts(lhs_for, codes_ktc: np.ndarray, arith: LayerArith, parts: list[Ge
                 out[s] += r
     out = [np.zeros((n_rows, k), dtype=np.int64) if o is None else o.astype(np.int64)
            for o in out]
+    if arith.scheme == "post":
+        acc_bits = arith.pe_config().acc_bits
+        if arith.acc_bound() >= 1 << (acc_bits - 1):
+            out = [_wrap_array(o, acc_bits) for o in out]
     return out[0] if arith.slots == 1 else np.stack(out, axis=-1)
+
+
+def _wrap_array(a: np.ndarray, acc_bits: int) -> np.ndarray:
+    """Two's complement wrap of int64 values to acc_bits (golden.pe._wrap, vectorised)."""
+    if acc_bits >= 64:
+        return a
+    mask = (1 << acc_bits) - 1
+    r = a & mask
+    return np.where(r >> (acc_bits - 1) != 0, r - (mask + 1), r)
 
 
 def accumulate(acts, codes, arith: LayerArith, fast: bool = True) -> np.ndarray:

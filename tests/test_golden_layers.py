@@ -200,7 +200,9 @@ def test_integer_ops():
     assert np.array_equal(L.relu(np.array([-3, 0, 4])), [0, 0, 4])
 
 
-@pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: "-".join(map(str, c)))
+@pytest.mark.parametrize("cfg", CONFIGS + [("post", 4, 8, True, "lut", 8, 16),
+                                           ("post", 3, 6, True, "dual", 8, 64)],
+                         ids=lambda c: "-".join(map(str, c)))
 def test_fast_path_exact_at_the_extremes(cfg):
     """Every weight row a single code, activations all at an extreme: the accumulators
     reach the bound, and the fast path still equals the reference."""
@@ -210,4 +212,6 @@ def test_fast_path_exact_at_the_extremes(cfg):
                      RNG.integers(arith.act_min, arith.act_max + 1, arith.n)])
     got = L.accumulate(acts, codes, arith)
     assert np.array_equal(got, L.accumulate(acts, codes, arith, fast=False))
+    if arith.scheme == "post":  # including the spec's signed power-of-two wrap corner
+        assert np.array_equal(got, pe_matmul(acts, codes, arith.pe_config()))
     assert np.abs(got).reshape(3, -1).max() <= arith.acc_bound()
