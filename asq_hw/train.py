@@ -200,7 +200,11 @@ def train(cfg: TrainConfig, data: Dataset | None = None, progress: bool = True) 
 # ---------------------------------------------------------------------------------------
 # Checkpoint: both PyTorch models, for eval's float and fake-quant reference numbers.
 
-def save_checkpoint(result: TrainResult, data: Dataset, directory) -> Path:
+def save_checkpoint(result: TrainResult, data: Dataset, directory,
+                    artifact_sha256: str | None = None) -> Path:
+    """Write DIR/checkpoint.safetensors: both models' state dicts and the configurations;
+    artifact_sha256 (the artifact's tensors_sha256) ties it to the artifact exported with
+    it, so eval never compares an artifact with another run's models."""
     from safetensors.torch import save
 
     from asq_hw.export import _atomic_write
@@ -213,7 +217,8 @@ def save_checkpoint(result: TrainResult, data: Dataset, directory) -> Path:
     meta = {"asq_hw": json.dumps({
         "format": CHECKPOINT_FORMAT, "version": 1,
         "model_config": result.config.model_config(data).to_dict(),
-        "train_config": dataclasses.asdict(result.config)})}
+        "train_config": dataclasses.asdict(result.config),
+        "artifact_sha256": artifact_sha256})}
     path = Path(directory) / CHECKPOINT_NAME
     path.parent.mkdir(parents=True, exist_ok=True)
     _atomic_write(path, save(tensors, metadata=meta))
@@ -222,6 +227,12 @@ def save_checkpoint(result: TrainResult, data: Dataset, directory) -> Path:
 
 def load_checkpoint(directory) -> tuple[nn.Module, nn.Module, TrainConfig]:
     """(float model, fake-quant model, train config) from DIR/checkpoint.safetensors."""
+    f, q, tcfg, _ = load_checkpoint_meta(directory)
+    return f, q, tcfg
+
+
+def load_checkpoint_meta(directory) -> tuple[nn.Module, nn.Module, TrainConfig, dict]:
+    """load_checkpoint plus the checkpoint's metadata (format, configs, artifact_sha256)."""
     from safetensors import SafetensorError
     from safetensors.torch import load
 
@@ -259,4 +270,4 @@ def load_checkpoint(directory) -> tuple[nn.Module, nn.Module, TrainConfig]:
         set_quant(m, quant)
         m.eval()
         models.append(m)
-    return models[0], models[1], tcfg
+    return models[0], models[1], tcfg, meta

@@ -35,6 +35,7 @@ from asq_hw.export import (
     layer_arith,
     layer_pe_config,
     next_layer,
+    requant_real,
 )
 from golden import layers as L
 
@@ -143,7 +144,6 @@ class GoldenNetwork:
                 self.post_ops[i].append(op)
         self.arith = [layer_arith(lay, self.scheme, artifact.meta["wbits"], variant,
                                   self.frac_bits) for lay in self.layers]
-        from asq_hw.export import requant_real
         self._real = [requant_real(artifact, lay) for lay in self.layers]
         self._codes = [artifact.codes(lay) for lay in self.layers]
 

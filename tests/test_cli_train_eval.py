@@ -80,6 +80,13 @@ def test_eval_refuses_broken_artifacts(trained_dir, tmp_path, capsys):
     assert "model.json: field version is 7" in _err(capsys)
     meta["version"] = 1
     (bad / "model.json").write_text(json.dumps(meta))
+    other = tmp_path / "other"
+    assert main(["train", *TINY, "--seed", "5", "--out", str(other)]) == 0
+    capsys.readouterr()
+    (bad / "checkpoint.safetensors").write_bytes((other / "checkpoint.safetensors")
+                                                  .read_bytes())
+    assert main(["eval", str(bad)]) == 2
+    assert "field artifact_sha256 does not match" in _err(capsys)
     (bad / "checkpoint.safetensors").unlink()
     assert main(["eval", str(bad)]) == 2
     assert "checkpoint.safetensors: missing" in _err(capsys)
@@ -100,3 +107,25 @@ def test_console_script_prints_only_json_on_stdout(trained_dir):
     proc = subprocess.run([sys.executable, "-m", "asq_hw.cli", "eval", str(trained_dir),
                            "--json"], capture_output=True, text=True, check=True)
     assert set(json.loads(proc.stdout)) == KEYS
+
+
+@pytest.mark.slow
+def test_resnet20_trains_on_a_local_cifar_folder_without_export(tmp_path, capsys):
+    import pickle
+
+    import numpy as np
+    root = tmp_path / "cifar"
+    root.mkdir()
+    rng = np.random.default_rng(0)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        with open(root / name, "wb") as fh:
+            pickle.dump({b"data": rng.integers(0, 256, (4, 3072), dtype=np.uint8),
+                         b"labels": rng.integers(0, 10, 4).tolist()}, fh)
+    out = tmp_path / "out"
+    assert main(["train", "--dataset", "cifar10", "--data-dir", str(root), "--model",
+                 "resnet20", "--width", "4", "--float-epochs", "1", "--epochs", "1",
+                 "--no-export", "--quiet", "--out", str(out)]) == 0
+    assert "cifar10: 20 train / 4 test images, resnet20 W4A4 post" in capsys.readouterr().out
+    assert {p.name for p in out.iterdir()} == {"checkpoint.safetensors"}
+    assert main(["eval", str(out)]) == 2
+    assert "model.json: missing" in _err(capsys)

@@ -31,17 +31,16 @@ def evaluate(directory, variant: str = "lut", frac_bits: int | None = None,
     from asq_hw.data import load_dataset
     from asq_hw.errors import UserError
     from asq_hw.export import load_artifact
-    from asq_hw.train import deterministic, load_checkpoint, predict
+    from asq_hw.train import deterministic, load_checkpoint_meta, predict
     from golden.network import GoldenNetwork
 
     art = load_artifact(directory)
-    float_model, qat_model, tcfg = load_checkpoint(directory)
+    float_model, qat_model, tcfg, meta = load_checkpoint_meta(directory)
     m = art.meta
-    if (tcfg.wbits, tcfg.abits, tcfg.weight_quant, tcfg.dataset) != \
-            (m["wbits"], m["abits"], m["weight_quant"], m["dataset"]):
-        raise UserError(f"{directory}: the checkpoint (W{tcfg.wbits}A{tcfg.abits} "
-                        f"{tcfg.weight_quant}, {tcfg.dataset}) is not the artifact's model "
-                        f"(W{m['wbits']}A{m['abits']} {m['weight_quant']}, {m['dataset']})")
+    if meta.get("artifact_sha256") != m["tensors_sha256"]:
+        raise UserError(f"{directory}: checkpoint.safetensors field artifact_sha256 does not "
+                        "match model.json: the checkpoint and the artifact come from "
+                        "different runs")
     data = load_dataset(m["dataset"], data_dir if data_dir is not None else tcfg.data_dir)
     if list(data.in_shape) != m["input"]["shape"]:
         raise UserError(f"{directory}: artifact input shape {m['input']['shape']} does not "

@@ -52,7 +52,7 @@ def run(args) -> int:
     from asq_hw.config import FRAC_BITS_RANGE, _check_int
     from asq_hw.data import load_dataset
     from asq_hw.errors import UserError
-    from asq_hw.export import export_model, save_artifact
+    from asq_hw.export import export_model, load_artifact, save_artifact
     from asq_hw.train import TrainConfig, save_checkpoint, train
 
     cfg = TrainConfig(dataset=args.dataset, data_dir=args.data_dir, model=args.model,
@@ -74,6 +74,7 @@ def run(args) -> int:
           f"{'' if cfg.adapter else ' (no adapter)'}, seed {cfg.seed}, {seconds:.1f} s")
     print(f"  float accuracy       {100 * result.float_acc:6.2f} %")
     print(f"  fake-quant accuracy  {100 * result.fakequant_acc:6.2f} %")
+    sha = None
     if not args.no_export:
         provenance = {"model": cfg.model, "width": cfg.width, "adapter": cfg.adapter,
                       "seed": cfg.seed, "float_epochs": cfg.float_epochs,
@@ -82,8 +83,9 @@ def run(args) -> int:
         art = export_model(result.qat_model, data, frac_bits=args.frac_bits,
                            provenance=provenance)
         save_artifact(art, args.out)
+        sha = load_artifact(args.out).meta["tensors_sha256"]
         print(f"  artifact   {args.out}/model.json + model.safetensors")
-    path = save_checkpoint(result, data, args.out)
+    path = save_checkpoint(result, data, args.out, artifact_sha256=sha)
     print(f"  checkpoint {path}")
     sys.stdout.flush()
     return 0
