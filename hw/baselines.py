@@ -21,7 +21,7 @@ from amaranth.lib import wiring
 from asq_hw.config import ACC_BITS_RANGE, PEConfig, _check_int
 from hw.datapath import MacBackend, ShiftSign, term_width
 from hw.lut import act_shape
-from hw.pe import CoreSignature, StreamPE, _check_cfg
+from hw.pe import StreamPE, _check_cfg, core_members
 
 KINDS = ("int", "pot")
 
@@ -76,14 +76,14 @@ def pot_dot(acts, codes, cfg: PEConfig, acc_bits: int | None = None):
 
 
 class _BaselineCore(wiring.Component):
-    """Core of a baseline PE (see `hw.pe.CoreSignature` for the timing of its ports)."""
+    """Core of a baseline PE (see `hw.pe.core_members` for the timing of its ports)."""
 
     kind = ""
 
     def __init__(self, cfg: PEConfig, acc_bits: int):
         self.cfg = cfg
         self.acc_bits = acc_bits
-        super().__init__(CoreSignature.members(cfg, acc_bits, 1, with_lut=False))
+        super().__init__(core_members(cfg, acc_bits, 1, with_lut=False))
 
     def _term(self, m: Module, i: int, code: Signal, term_width: int):
         """(term, carry) of lane i: the lane adds term + carry (see hw.datapath)."""

@@ -1,6 +1,6 @@
 """`PostPE`: the POST multiply-accumulate processing element (spec sections 3, 4 and 6).
 
-The PE is a pipeline of three blocks, each usable on its own:
+The PE is two blocks in a pipeline, each usable on its own:
 
     in_* ──> ActStage (hw/lut.py) ──> core (PostCore) ──> out_*
              activations + LUT        decode, shift/sign, adder tree, accumulate
@@ -44,36 +44,34 @@ def _check_cfg(cfg) -> None:
         raise ValueError(f"cfg must be a PEConfig, not {type(cfg).__name__}")
 
 
-class CoreSignature:
-    """The members every PE core has, whatever its arithmetic (POST, INT, POT).
+def core_members(cfg: PEConfig, acc_bits: int, slots: int, with_lut: bool) -> dict:
+    """The signature members every PE core has, whatever its arithmetic (POST, INT, POT).
 
     Stage 0 (the cycle a beat is accepted, `en` high): `code`, Q lanes of `wbits`.
     Stage 1 (one edge later, from an `ActStage`): `valid`, `last`, `act` and, for the POST
     `lut` variant, `lut`. Out: `out_valid` and `acc` (one entry per accumulator slot).
+    An array instantiates one ActStage and P cores, each with its own `code`.
     """
-
-    @staticmethod
-    def members(cfg: PEConfig, acc_bits: int, slots: int, with_lut: bool) -> dict:
-        q = cfg.lanes
-        members = {
-            "en": In(1),
-            "code": In(data.ArrayLayout(unsigned(cfg.wbits), q)),
-            "valid": In(1),
-            "last": In(1),
-            "act": In(data.ArrayLayout(act_shape(cfg), q)),
-        }
-        if with_lut:
-            members["lut"] = In(data.ArrayLayout(lut_shape(cfg), q))
-        members["out_valid"] = Out(1)
-        members["acc"] = Out(data.ArrayLayout(signed(acc_bits), slots))
-        return members
+    q = cfg.lanes
+    members = {
+        "en": In(1),
+        "code": In(data.ArrayLayout(unsigned(cfg.wbits), q)),
+        "valid": In(1),
+        "last": In(1),
+        "act": In(data.ArrayLayout(act_shape(cfg), q)),
+    }
+    if with_lut:
+        members["lut"] = In(data.ArrayLayout(lut_shape(cfg), q))
+    members["out_valid"] = Out(1)
+    members["acc"] = Out(data.ArrayLayout(signed(acc_bits), slots))
+    return members
 
 
 class PostCore(wiring.Component):
     """The weight side of one POST PE: decode, value select, shift and sign, then
     `MacBackend` (adder tree per accumulator, accumulate, result register).
 
-    See `CoreSignature` for the timing of the inputs. `acc` holds [A] (`lut`) or
+    See `core_members` for the timing of the ports. `acc` holds [A] (`lut`) or
     [A_even, A_odd] (`dual`); a result appears `pe_latency(cfg) - 1` enabled edges after the
     stage-1 inputs of its last beat.
     """
@@ -89,8 +87,7 @@ class PostCore(wiring.Component):
         else:
             self.value_shape = act_shape(cfg)
         self.term_width = term_width(self.value_shape, cfg.J, cfg.acc_bits)
-        super().__init__(CoreSignature.members(cfg, cfg.acc_bits, self.slots,
-                                               cfg.variant == "lut"))
+        super().__init__(core_members(cfg, cfg.acc_bits, self.slots, cfg.variant == "lut"))
 
     def elaborate(self, platform):
         m = Module()
