@@ -432,6 +432,14 @@ def _plan_float(arith: LayerArith) -> tuple[float, list[GemmPart]] | None:
 
 
 def plan_gemm(arith: LayerArith, allow_int8: bool = True) -> list[GemmPart] | None:
+    """The cheapest set of exact GEMMs forming the layer's accumulators, or None (cached
+    per configuration; see _plan_gemm)."""
+    plan = _plan_gemm(arith, allow_int8)
+    return None if plan is None else list(plan)
+
+
+@functools.lru_cache(maxsize=256)
+def _plan_gemm(arith: LayerArith, allow_int8: bool) -> tuple[GemmPart, ...] | None:
     """The cheapest set of exact GEMMs forming the layer's accumulators, or None.
 
     Candidates: int8 GEMMs (activations and per-shift-group weights fit int8; the lut
@@ -453,7 +461,7 @@ def plan_gemm(arith: LayerArith, allow_int8: bool = True) -> list[GemmPart] | No
         cands.append(pf)
     if not cands:
         return None
-    return min(cands, key=lambda c: c[0])[1]
+    return tuple(min(cands, key=lambda c: c[0])[1])
 
 
 def part_weights(codes: np.ndarray, arith: LayerArith, part: GemmPart) -> np.ndarray:
@@ -613,12 +621,14 @@ def _wrap_array(a: np.ndarray, acc_bits: int) -> np.ndarray:
     return np.where(r >> (acc_bits - 1) != 0, r - (mask + 1), r)
 
 
-def accumulate(acts, codes, arith: LayerArith, fast: bool = True) -> np.ndarray:
+def accumulate(acts, codes, arith: LayerArith, fast: bool = True,
+               allow_int8: bool = True) -> np.ndarray:
     """The layer's accumulators for PE input rows acts (R, N) and weight codes (K, N).
 
     Returns int64 (R, K) (lut, pot, int) or (R, K, 2) [A_even, A_odd] (dual); for post,
     bit-identical to golden.pe.pe_matmul (wrapped to the safe accumulator width, which for
-    max_len = N never wraps). fast=False forces pe_matmul (or int64 numpy for pot/int).
+    max_len = N never wraps). fast=False forces pe_matmul (or int64 numpy for pot/int);
+    allow_int8=False restricts the fast path to float GEMMs.
     """
     acts = _as_int_array("acts", acts)
     codes = _as_int_array("codes", codes)
@@ -629,7 +639,7 @@ def accumulate(acts, codes, arith: LayerArith, fast: bool = True) -> np.ndarray:
         raise ValueError(f"acts has {acts.shape[1]} columns, the layer's N is {arith.n}")
     _check_acts(acts, arith)
     _check_codes(codes, arith)
-    parts = plan_gemm(arith) if fast else None
+    parts = plan_gemm(arith, allow_int8) if fast else None
     if parts is None:
         if arith.scheme == "post":
             return pe_matmul(acts, codes, arith.pe_config())
@@ -644,7 +654,8 @@ def accumulate(acts, codes, arith: LayerArith, fast: bool = True) -> np.ndarray:
 
 
 def conv_accumulate(x: np.ndarray, codes: np.ndarray, kernel: tuple[int, int], stride: int,
-                    padding: int, arith: LayerArith, fast: bool = True) -> np.ndarray:
+                    padding: int, arith: LayerArith, fast: bool = True,
+                    allow_int8: bool = True) -> np.ndarray:
     """Accumulators of a convolution over integer codes x (B, C, H, W) with weight codes
     (K, C*kh*kw) in im2col order. Returns int64 (B, K, Ho, Wo) or (B, K, Ho, Wo, 2) (dual).
 
@@ -661,7 +672,7 @@ def conv_accumulate(x: np.ndarray, codes: np.ndarray, kernel: tuple[int, int], s
     ho, wo = conv_out_hw(h, w, kernel, stride, padding)
     if codes.ndim != 2 or codes.shape[1] != c * kh * kw:
         raise ValueError(f"codes must have shape (K, {c * kh * kw}), not {codes.shape}")
-    parts = plan_gemm(arith) if fast else None
+    parts = plan_gemm(arith, allow_int8) if fast else None
     if parts is None:
         acc = accumulate(im2col(x, kernel, stride, padding), codes, arith, fast=False)
     else:

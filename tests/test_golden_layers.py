@@ -64,14 +64,12 @@ CONFIGS = [
 
 @pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: "-".join(map(str, c)))
 @pytest.mark.parametrize("int8", [True, False], ids=["int8", "float"])
-def test_fast_accumulate_equals_pe_matmul(cfg, int8, monkeypatch):
+def test_fast_accumulate_equals_pe_matmul(cfg, int8):
     arith = L.LayerArith(*cfg)
-    if not int8:
-        monkeypatch.setattr(L, "_plan_int8", lambda a: None)
     acts, codes = _rand(arith, 40, 6)
-    plan = L.plan_gemm(arith)
-    assert plan is not None
-    got = L.accumulate(acts, codes, arith)
+    plan = L.plan_gemm(arith, allow_int8=int8)
+    assert plan is not None and (int8 or all(p.dtype != np.int8 for p in plan))
+    got = L.accumulate(acts, codes, arith, allow_int8=int8)
     ref = L.accumulate(acts, codes, arith, fast=False)
     assert got.dtype == np.int64 and np.array_equal(got, ref)
     if arith.scheme == "post":
@@ -109,6 +107,8 @@ def test_conv_accumulate_fast_equals_im2col_pe_matmul(variant, stride, padding, 
     fast = L.conv_accumulate(x, codes, kernel, stride, padding, arith)
     slow = L.conv_accumulate(x, codes, kernel, stride, padding, arith, fast=False)
     assert np.array_equal(fast, slow)
+    floats = L.conv_accumulate(x, codes, kernel, stride, padding, arith, allow_int8=False)
+    assert np.array_equal(floats, slow)
     ref = pe_matmul(L.im2col(x, kernel, stride, padding), codes, arith.pe_config())
     ho, wo = L.conv_out_hw(9, 7, kernel, stride, padding)
     assert np.array_equal(np.moveaxis(fast, 1, 3).reshape(ref.shape), ref)
