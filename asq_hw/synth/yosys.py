@@ -12,7 +12,7 @@ ice40 (iCE40 HX8K: LUT4, no DSP; `synth_ice40`, no `-dsp`):
     bram  SB_RAM40_4K* (4 kbit blocks)
     dsp   SB_MAC16 (never inferred without `-dsp`: 0 for this target)
 
-ecp5 (LFE5U: LUT4 + MULT18X18D; `synth_ecp5`):
+ecp5 (LFE5U: LUT4 + MULT18X18D; `synth_ecp5 -dff`):
     lut   LUT4 sites used: LUT4 + 2 per CCU2C (a CCU2C is the two LUT4s of one slice, Lattice
           reports them as "ripple logic" LUTs) + 6 per TRELLIS_DPR16X4 (the three slices of a
           16x4 distributed RAM: two store the bits, one holds the write port)
@@ -35,6 +35,14 @@ xc7 (Xilinx 7-series: LUT6; `synth_xilinx -flatten -noiopad -noclkbuf`):
 
 Yosys' $scopeinfo cells (names of flattened submodules) are not hardware: not counted.
 All three flatten the hierarchy before counting (synth_ice40 and synth_ecp5 do by default).
+
+Why `-dff` on ecp5: with Yosys 0.70 (YoWASP) plain `synth_ecp5` stops on an internal assertion
+in ABC9's reintegration (`GetSize(conn.first) == GetSize(conn.second)`, rtlil.cc) for about
+half of the larger PEs we tried (lanes 32, and their wrapped versions for fmax); with `-dff`
+(ABC9 also sees the flip-flops) every one passed. One flow for every design keeps the
+counts comparable. The price: ABC may merge equivalent flip-flops, so ff can be a few percent
+below plain synth_ecp5 (POST W4A4 lut, lanes 16: 717 instead of 749; LUTs equal).
+synth_ice40 and synth_xilinx passed the same designs unchanged.
 """
 
 from __future__ import annotations
@@ -52,7 +60,7 @@ RESOURCES = ("lut", "ff", "carry", "dsp", "bram")
 # The Yosys synthesis command per target; part of every cache key.
 SYNTH_COMMAND = {
     "ice40": "synth_ice40",
-    "ecp5": "synth_ecp5",
+    "ecp5": "synth_ecp5 -dff",  # see the module docstring
     "xc7": "synth_xilinx -family xc7 -flatten -noiopad -noclkbuf",
 }
 
