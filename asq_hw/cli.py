@@ -15,7 +15,7 @@ import sys
 from asq_hw.errors import UserError
 
 # In data-flow order; `asq-hw --help` lists them this way.
-COMMANDS = ("demo", "train", "eval", "verilog", "sim")
+COMMANDS = ("demo", "train", "eval", "verilog", "sim", "synth")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,6 +3,7 @@ import subprocess
 
 import pytest
 
+from asq_hw.synth.pnr import PNR_TARGETS
 from asq_hw.synth.wrapper import WRAPPER_TOP, verilog_id, wrap, wrapper_flops
 from asq_hw.synth.yosys import synth_counts
 from asq_hw.toolchain import find_simulator
@@ -119,3 +120,23 @@ def test_wrapped_design_keeps_all_of_the_design():
     assert wrapped["counts"]["lut"] >= 0.95 * alone["counts"]["lut"]
     assert wrapped["ports"] == [["asq_clk", "input", 1], ["asq_din", "input", 1],
                                 ["asq_dout", "output", 1]]
+
+
+# Under the wrapper, b is a one cycle late copy of a, so y = a(t-2) ^ a(t-2) = 0 always: a
+# sequential optimiser (synth_ecp5 -dff, synth_ice40 -dff) removes all of it. The flows that
+# build the fmax netlists must not.
+TRAP = """
+module trap (input clk, input a, input b, output reg y);
+  reg a_q;
+  always @(posedge clk) begin a_q <= a; y <= a_q ^ b; end
+endmodule
+"""
+TRAP_PORTS = [("clk", "input", 1), ("a", "input", 1), ("b", "input", 1), ("y", "output", 1)]
+
+
+@pytest.mark.synth
+@pytest.mark.parametrize("target", PNR_TARGETS)
+def test_fmax_flows_do_not_exploit_the_shift_register_correlation(target):
+    wrapped = synth_counts(TRAP + wrap("trap", TRAP_PORTS), WRAPPER_TOP, target)
+    assert wrapped["counts"]["ff"] == 2 + wrapper_flops(TRAP_PORTS) == 5
+    assert wrapped["counts"]["lut"] >= 1

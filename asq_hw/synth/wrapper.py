@@ -17,6 +17,14 @@ bits does not place. `wrap` emits a Verilog top with three pins, `asq_clk`, `asq
 So the critical path is the design's own register-to-register path, or its input/output
 logic between wrapper flip-flops; the wrapper adds no logic level of its own besides the
 XOR tree's single LUT per stage. Resource counts are never taken on the wrapped design.
+
+Limit: the design's inputs are time-shifted copies of one bit stream (input bit i at cycle t
+is bit i-1 at cycle t-1), not independent. Synthesis that optimises logic between flip-flops
+(every flow in asq_hw/synth) treats each flip-flop output as free, so nothing is lost. A
+sequential optimiser that proves invariants over reachable states (ABC with `-dff`, e.g.
+`synth_ecp5 -dff`; retiming) can exploit the correlation: it reduced a whole POST PE, whose
+rst, valid, last and ready inputs are neighbouring shift-register bits, to 4 flip-flops.
+tests/test_synth_wrapper.py keeps a design that such an optimiser removes: do not add one.
 """
 
 from __future__ import annotations

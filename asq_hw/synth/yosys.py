@@ -36,13 +36,16 @@ xc7 (Xilinx 7-series: LUT6; `synth_xilinx -flatten -noiopad -noclkbuf`):
 Yosys' $scopeinfo cells (names of flattened submodules) are not hardware: not counted.
 All three flatten the hierarchy before counting (synth_ice40 and synth_ecp5 do by default).
 
-Why `-dff` on ecp5: with Yosys 0.70 (YoWASP) plain `synth_ecp5` stops on an internal assertion
-in ABC9's reintegration (`GetSize(conn.first) == GetSize(conn.second)`, rtlil.cc) for about
-half of the larger PEs we tried (lanes 32, and their wrapped versions for fmax); with `-dff`
-(ABC9 also sees the flip-flops) every one passed. One flow for every design keeps the
-counts comparable. The price: ABC may merge equivalent flip-flops, so ff can be a few percent
-below plain synth_ecp5 (POST W4A4 lut, lanes 16: 717 instead of 749; LUTs equal).
-synth_ice40 and synth_xilinx passed the same designs unchanged.
+The flows are the stock ones, with one recorded exception. Yosys 0.70 (YoWASP) sometimes stops
+on an internal assertion inside ABC9 (`GetSize(conn.first) == GetSize(conn.second)` in
+rtlil.cc, during ABC_OPS_REINTEGRATE) in synth_ecp5: about a third of the larger PEs we tried
+(lanes 16-32, alone or wrapped for fmax); never in synth_ice40 or synth_xilinx. When synth_ecp5
+stops on an internal assertion, the same script is rerun with ABC9's step replaced by classic
+ABC (FALLBACK, `abc -lut 4:7 -dress`, as synth_ecp5 did before ABC9 became its default);
+`flow` in the result says which ran. Classic ABC gives the same flip-flops and carry cells and
+0-4% more LUTs on most PEs, up to 20% more on the widest LUT-variant ones (W6A8 lanes 32).
+`synth_ecp5 -dff` also avoids the assertion, but lets ABC optimise across flip-flops, which
+removed a whole PE inside the fmax wrapper (see wrapper.py): not used.
 """
 
 from __future__ import annotations
@@ -60,8 +63,15 @@ RESOURCES = ("lut", "ff", "carry", "dsp", "bram")
 # The Yosys synthesis command per target; part of every cache key.
 SYNTH_COMMAND = {
     "ice40": "synth_ice40",
-    "ecp5": "synth_ecp5 -dff",  # see the module docstring
+    "ecp5": "synth_ecp5",
     "xc7": "synth_xilinx -family xc7 -flatten -noiopad -noclkbuf",
+}
+# synth_ecp5 with classic ABC in place of its map_luts step (ABC9), run only when the stock
+# flow stops on an internal assertion (see the module docstring). {top} and {json} filled in.
+FALLBACK = {
+    "ecp5": ("synth_ecp5 -top {top} -run :map_luts; check -latchonly -assert; "
+             "techmap -map +/lattice/latches_map.v; abc -lut 4:7 -dress; clean; "
+             "synth_ecp5 -top {top} -run map_cells:{json}"),
 }
 
 # cell type -> (resource, weight). A type that maps to None is free (not counted).
@@ -137,12 +147,16 @@ def count_resources(cells: dict[str, int], target: str) -> dict[str, int]:
     return counts
 
 
-def synth_script(top: str, target: str, *, netlist: str | None = None) -> str:
+def synth_script(top: str, target: str, *, netlist: str | None = None,
+                 fallback: bool = False) -> str:
     """The Yosys script after `read_verilog`: synthesise `top`, write `stat.json` and the
-    port list `ports.json`, and, if `netlist` is given, the netlist for nextpnr."""
-    cmd = f"{SYNTH_COMMAND[check_target(target)]} -top {top}"
-    if netlist is not None:
-        cmd += f" -json {netlist}"
+    port list `ports.json`, and, if `netlist` is given, the netlist for nextpnr. `fallback`:
+    the target's FALLBACK flow instead of the stock one."""
+    json_opt = f" -json {netlist}" if netlist is not None else ""
+    if fallback:
+        cmd = FALLBACK[check_target(target)].format(top=top, json=json_opt)
+    else:
+        cmd = f"{SYNTH_COMMAND[check_target(target)]} -top {top}{json_opt}"
     return "; ".join([
         f"hierarchy -check -top {top}",
         cmd,
@@ -152,6 +166,30 @@ def synth_script(top: str, target: str, *, netlist: str | None = None) -> str:
         "write_json -selected ports.json",
         "select -clear",
     ])
+
+
+def flow_key(top: str, target: str, *, netlist: str | None = None) -> list[str]:
+    """Every script `run_synth` may run, for cache keys."""
+    scripts = [synth_script(top, target, netlist=netlist)]
+    if target in FALLBACK:
+        scripts.append(synth_script(top, target, netlist=netlist, fallback=True))
+    return scripts
+
+
+def run_synth(files: dict[str, str], top: str, target: str, workdir: Path, *,
+              netlist: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S) -> str:
+    """Synthesise `top` in workdir (see synth_script); returns the flow that ran: the stock
+    command, or the FALLBACK one after an internal Yosys assertion."""
+    try:
+        run_yosys(files, synth_script(top, target, netlist=netlist), workdir,
+                  timeout_s=timeout_s)
+        return SYNTH_COMMAND[target]
+    except SynthError as exc:
+        if target not in FALLBACK or "ERROR: Assert `" not in str(exc):
+            raise
+    run_yosys(files, synth_script(top, target, netlist=netlist, fallback=True), workdir,
+              timeout_s=timeout_s)
+    return f"{SYNTH_COMMAND[target]} with abc in place of abc9 (abc9 assertion)"
 
 
 def read_stat(path: Path) -> dict[str, int]:
@@ -180,13 +218,15 @@ def run_yosys(files: dict[str, str], script: str, workdir: Path, *,
 
 def synth_counts(verilog: str, top: str, target: str, *,
                  timeout_s: float = DEFAULT_TIMEOUT_S) -> dict:
-    """Synthesise `top` of `verilog` for `target`: {'counts', 'cells', 'ports', 'seconds'}."""
+    """Synthesise `top` of `verilog` for `target`: {'counts', 'cells', 'ports', 'flow',
+    'seconds'}."""
     check_target(target)
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="asq-synth-") as tmp:
         work = Path(tmp)
-        run_yosys({"design.v": verilog}, synth_script(top, target), work, timeout_s=timeout_s)
+        flow = run_synth({"design.v": verilog}, top, target, work, timeout_s=timeout_s)
         cells = read_stat(work / "stat.json")
         ports = read_ports(work / "ports.json", top)
     return {"counts": count_resources(cells, target), "cells": cells,
-            "ports": [list(p) for p in ports], "seconds": time.perf_counter() - t0}
+            "ports": [list(p) for p in ports], "flow": flow,
+            "seconds": time.perf_counter() - t0}

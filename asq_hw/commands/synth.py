@@ -1,0 +1,80 @@
+"""`asq-hw synth pe <PE flags> --target ice40|ecp5|xc7 [--json]`: measured resources and fmax.
+
+Generates the PE's Verilog (as `asq-hw verilog pe`), synthesises it with Yosys for the target,
+places and routes it in an I/O wrapper with nextpnr for fmax (ice40, ecp5), and counts
+transistors with Yosys' CMOS model; prints lut, ff, carry, dsp, bram, fmax_mhz, transistors.
+What each figure counts: asq_hw/synth/yosys.py, pnr.py and cmos.py. Results are cached on
+disk (~/.cache/asq-hw/synth, or $ASQ_HW_CACHE/synth), so a repeated query is instant.
+"""
+
+from __future__ import annotations
+
+import json
+
+from asq_hw.commands.verilog import add_pe_args, pe_config
+
+TARGETS = ("pe",)
+
+
+def register(sub) -> None:
+    p = sub.add_parser("synth", help="synthesise and place-and-route: measured resources, fmax",
+                       description=__doc__)
+    targets = p.add_subparsers(dest="design", required=True, metavar="DESIGN")
+    for name in TARGETS:
+        globals()[f"_register_{name}"](targets)
+
+
+def _add_synth_args(p) -> None:
+    from asq_hw.synth import TARGETS as FPGAS
+    p.add_argument("--target", required=True, choices=FPGAS,
+                   help="ice40 (HX8K, LUT4), ecp5 (LUT4 + DSP) or xc7 (LUT6, no fmax)")
+    p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    p.add_argument("--no-fmax", action="store_true", help="skip place and route")
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+
+
+def _register_pe(targets) -> None:
+    p = targets.add_parser("pe", help="one PE", description=__doc__)
+    add_pe_args(p)
+    p.add_argument("--kind", default="post", choices=("post", "int", "pot"),
+                   help="post (default) or a baseline: int (multiplier), pot (shift only)")
+    _add_synth_args(p)
+    p.set_defaults(func=run_pe)
+
+
+def run_pe(args) -> int:
+    from asq_hw.synth import synthesize
+    from hw.gen import generate_pe
+
+    cfg = pe_config(args)
+    text, man = generate_pe(cfg, args.kind)
+    r = synthesize(text, man["top"], args.target, fmax=not args.no_fmax,
+                   use_cache=not args.no_cache)
+    if args.json:
+        print(json.dumps({**r.to_dict(), "kind": args.kind, "config": cfg.to_dict()}))
+        return 0
+    label = (f"{man['top']} W{cfg.wbits}A{cfg.abits}{' signed' if cfg.act_signed else ''} "
+             f"{cfg.variant} lanes {cfg.lanes}, acc_bits {man.get('acc_bits', cfg.acc_bits)}")
+    print(format_result(r, label))
+    return 0
+
+
+def format_result(r, label: str) -> str:
+    """The human table: one line per key, then where fmax comes from and the run times."""
+    from asq_hw.synth import KEYS
+    d = r.to_dict()
+    lines = [f"{label} on {r.target}:"]
+    for k in KEYS:
+        v = d[k]
+        shown = "-" if v is None else (f"{v:.2f}" if isinstance(v, float) else str(v))
+        lines.append(f"  {k:12s} {shown:>10s}")
+    if r.fmax_mhz is not None:
+        lines.append(f"fmax: nextpnr on {r.device}, seed {r.seed}, constraint "
+                     f"{r.freq_mhz:g} MHz, design in a 3-pin I/O wrapper")
+    else:
+        lines.append(f"fmax: {r.fmax_note}")
+    lines.append("flow: " + "; ".join(f"{k}: {v}" for k, v in r.flow.items()))
+    times = ", ".join(f"{k} {v:.1f} s" for k, v in r.seconds.items())
+    lines.append(f"run times: {times}" + (f" (cached: {', '.join(r.cached)})" if r.cached
+                                          else ""))
+    return "\n".join(lines)
