@@ -33,6 +33,10 @@ from hw.gen import generate_pe, manifest_text, write_atomic
 BUILD_ENV = "ASQ_HW_BUILD"
 TIMESCALE = ("1ns", "1ps")
 _STAMP = ".built"
+# --output-split 0: one C++ file, no precompiled header. The wheel's verilated.mk has an empty
+# CFG_CXXFLAGS_PCH_I, so the split (parallel) build of a large design (the PE array) passes
+# the header as an input file and fails ("Vtop__pch.h.fast: linker input file not found").
+VERILATOR_ARGS = ["-Wno-fatal", "--output-split", "0"]
 
 
 class SimulationError(UserError):
@@ -87,14 +91,15 @@ def _tail(path: Path, lines: int = 15) -> str:
 
 
 def build(cfg: PEConfig, sim: str | None = None, *, kind: str = "post", root=None,
-          waves: bool | None = None) -> Build:
-    """Generate and compile the PE of `kind` for `cfg` (reusing an identical build)."""
+          waves: bool | None = None, design: tuple[str, dict] | None = None) -> Build:
+    """Generate and compile the PE of `kind` for `cfg` (reusing an identical build).
+    `design`: an already generated (Verilog, manifest) to compile instead (the array)."""
     from cocotb_tools.runner import get_runner
 
     sim = sim_name(sim)
     use_simulator(sim)
     waves = waves_enabled(waves)
-    text, man = generate_pe(cfg, kind)
+    text, man = design if design is not None else generate_pe(cfg, kind)
     top = man["top"]
     key = hashlib.sha256(f"{sim}\n{waves}\n{text}".encode()).hexdigest()[:16]
     bdir = build_root(root) / "sim" / f"{top}-{sim}-{key}"
@@ -111,7 +116,7 @@ def build(cfg: PEConfig, sim: str | None = None, *, kind: str = "post", root=Non
                 runner.build(
                     sources=[verilog], hdl_toplevel=top, build_dir=bdir, always=True,
                     timescale=TIMESCALE, waves=waves, log_file=log,
-                    build_args=["-Wno-fatal"] if sim == "verilator" else [])
+                    build_args=VERILATOR_ARGS if sim == "verilator" else [])
             except (RuntimeError, SystemExit) as exc:
                 raise SimulationError(f"{sim} build of {top} failed ({exc}); see {log}:\n"
                                       f"{_tail(log)}") from None
