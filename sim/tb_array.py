@@ -1,0 +1,203 @@
+"""cocotb bench of the PE array (`post_array`): a stream server the host drives over a link.
+
+The host (sim/session.py) starts the simulator with this test and sends requests over a Unix
+socket (sim/link.py); the bench answers each, in order, until "stop". Everything numeric
+(beats, golden, requantization) happens in the host, so this process stays light and spends
+its time on the clock loop. Requests:
+
+- {"op": "layer", "tiles": T, "positions": S, "beats_per_dot": D, "codes": [T*D binary
+  strings], "acts": [[S*D binary strings] per image]}: the mapper's beat stream
+  (asq_hw/mapper.py) of each image, one stream per image: in_valid high and a new beat on
+  every edge where in_ready is high, out_ready held high. Beat (t, s, j) is acts[s*D + j]
+  with codes[t*D + j] and in_last = (j == D - 1). Reply: per result port the list of
+  results as binary strings (stream order), per image its cycles (from the edge accepting
+  its first beat to the edge transferring its last result, both counted), the measured
+  latencies (min, max: edges from a dot product's last beat to its result), beats, wall s.
+- {"op": "stream", "act", "code", "last", "gaps", "ready", "dots"}: a general stream with
+  input gaps and output back-pressure through sim/bfm.run_cocotb (the PE's driver and
+  monitor). Reply: results (tuples of signed packed ints), the accepting edges of last
+  beats, the transfer edges of results, cycles.
+- {"op": "reset"}, {"op": "stop"}.
+
+The fast loop. One trigger per cycle, a FallingEdge: at the falling edge between rising
+edges n and n+1 the loop reads out_valid (a result there moves at edge n+1, out_ready being
+high) and in_ready, and if in_ready is high writes the next beat, which edge n+1 accepts.
+Nothing samples at a falling edge, so immediate (no-delay) writes and plain reads are
+race-free on every simulator. This relies on in_ready not depending combinationally on
+in_valid or the payload in the same cycle, which holds for the PE and the array
+(in_ready = ~out_valid | out_ready). Port access goes through cocotb's simulator handles
+(`_handle`): the public setter validates each binary string in Python, which costs more
+than the whole rest of a cycle; cocotb is pinned to < 2.2 in pyproject.toml.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import deque
+from pathlib import Path
+
+import cocotb
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles, FallingEdge
+
+from sim import link
+
+JOB_ENV = "ASQ_TB_ARRAY_JOB"
+NO_DELAY = 3      # cocotb.handle._GPISetAction.NO_DELAY: write now, readable at once
+
+
+class Ports:
+    """Fast accessors of the array's ports (see the module docstring)."""
+
+    def __init__(self, dut, out_names: list[str]):
+        self.dut = dut
+        self.falling = FallingEdge(dut.clk)
+        raw = {n: getattr(dut, n)._handle for n in
+               ("in_valid", "in_ready", "in_act", "in_code", "in_last", "out_valid",
+                "out_ready")}
+        self.set_valid = raw["in_valid"].set_signal_val_int
+        self.set_last = raw["in_last"].set_signal_val_int
+        self.set_ready = raw["out_ready"].set_signal_val_int
+        self.set_act = raw["in_act"].set_signal_val_binstr
+        self.set_code = raw["in_code"].set_signal_val_binstr
+        self.in_ready = raw["in_ready"].get_signal_val_long
+        self.out_valid = raw["out_valid"].get_signal_val_long
+        self.outs = [getattr(dut, n)._handle.get_signal_val_binstr for n in out_names]
+        self.out_names = out_names
+
+
+async def reset(dut, cycles: int = 2) -> None:
+    """Synchronous reset with the inputs idle, then out_ready high (the fast loop's state)."""
+    dut.in_valid.value = 0
+    dut.in_last.value = 0
+    dut.out_ready.value = 1
+    dut.rst.value = 1
+    await ClockCycles(dut.clk, cycles)
+    dut.rst.value = 0
+    await ClockCycles(dut.clk, 1)
+
+
+async def stream_image(p: Ports, acts: list[str], codes: list[str], tiles: int,
+                       positions: int, d: int, results: list[list[str]]) -> tuple[int, int, int]:
+    """One image of a layer (the fast loop); appends its results, returns (cycles,
+    latency min, latency max)."""
+    falling, in_ready, out_valid, outs = p.falling, p.in_ready, p.out_valid, p.outs
+    set_act, set_code, set_last = p.set_act, p.set_code, p.set_last
+    lasts: deque[int] = deque()
+    lat_min, lat_max = 1 << 30, -1
+    n = 0                         # falling edges so far; the next rising edge is n + 1
+    first = -1
+    shown_last = -1
+    expected = tiles * positions
+    got = 0
+    for t in range(tiles):
+        ct = codes[t * d:(t + 1) * d]
+        for s in range(positions):
+            at = acts[s * d:(s + 1) * d]
+            for j in range(d):
+                while True:
+                    await falling
+                    n += 1
+                    if out_valid():
+                        for r, get in zip(results, outs, strict=True):
+                            r.append(get())
+                        lat = n + 1 - lasts.popleft()
+                        lat_min, lat_max = min(lat_min, lat), max(lat_max, lat)
+                        got += 1
+                    if in_ready():
+                        break
+                set_act(NO_DELAY, at[j])
+                set_code(NO_DELAY, ct[j])
+                is_last = int(j == d - 1)
+                if is_last != shown_last:
+                    set_last(NO_DELAY, is_last)
+                    shown_last = is_last
+                if is_last:
+                    lasts.append(n + 1)
+                if first < 0:         # valid rises with the first beat's payload
+                    p.set_valid(NO_DELAY, 1)
+                    first = n + 1
+    valid = True
+    end = first
+    guard = n + 64 * (expected + 16)
+    while got < expected:
+        await falling
+        n += 1
+        if out_valid():
+            for r, get in zip(results, outs, strict=True):
+                r.append(get())
+            lat = n + 1 - lasts.popleft()
+            lat_min, lat_max = min(lat_min, lat), max(lat_max, lat)
+            got += 1
+            end = n + 1
+        if valid and in_ready():
+            p.set_valid(NO_DELAY, 0)
+            valid = False
+        if n > guard:
+            raise TimeoutError(f"{got} of {expected} results after {n} cycles")
+    if valid:                      # the last result left before the last beat's edge
+        await falling
+        p.set_valid(NO_DELAY, 0)
+    return end - first + 1, lat_min, lat_max
+
+
+async def serve_layer(p: Ports, msg: dict) -> dict:
+    results: list[list[str]] = [[] for _ in p.outs]
+    cycles, lats = [], []
+    t0 = time.perf_counter()
+    for acts in msg["acts"]:
+        c, lo, hi = await stream_image(p, acts, msg["codes"], msg["tiles"], msg["positions"],
+                                       msg["beats_per_dot"], results)
+        cycles.append(c)
+        lats += [lo, hi]
+    return {"results": results, "cycles": cycles, "latency_min": min(lats),
+            "latency_max": max(lats), "wall_s": time.perf_counter() - t0}
+
+
+async def serve_stream(dut, p: Ports, msg: dict) -> dict:
+    """A general stream (gaps, back-pressure) through the PE bench's driver and monitor."""
+    from sim.bfm import StreamDriver, StreamMonitor, run_cocotb
+
+    drv = StreamDriver(msg["act"], msg["code"], msg["last"], msg["gaps"])
+    mon = StreamMonitor(msg["ready"], msg["dots"])
+    cycles = await run_cocotb(dut, drv, mon, p.out_names,
+                              max_cycles=20 * (len(msg["act"]) + 16) + 1000)
+    dut.out_ready.value = 1
+    dut.in_valid.value = 0
+    await FallingEdge(dut.clk)
+    return {"results": mon.results, "last_edges": drv.last_edges, "edges": mon.edges,
+            "cycles": cycles}
+
+
+@cocotb.test()
+async def serve(dut):
+    """Answer the host's requests until it says stop (or closes the link)."""
+    job = json.loads(Path(os.environ[JOB_ENV]).read_text(encoding="utf-8"))
+    Clock(dut.clk, 10, unit="ns").start()
+    p = Ports(dut, job["out_names"])
+    await reset(dut)
+    sock = link.connect(job["socket"])
+    try:
+        while True:
+            try:
+                msg = link.recv(sock)
+            except link.LinkClosed:
+                break
+            op = msg["op"]
+            if op == "stop":
+                link.send(sock, {"ok": True})
+                break
+            if op == "reset":
+                await reset(dut)
+                reply = {"ok": True}
+            elif op == "layer":
+                reply = await serve_layer(p, msg)
+            elif op == "stream":
+                reply = await serve_stream(dut, p, msg)
+            else:
+                reply = {"error": f"unknown op {op!r}"}
+            link.send(sock, reply)
+    finally:
+        sock.close()

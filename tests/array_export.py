@@ -1,0 +1,25 @@
+"""The trained network the array's RTL and CLI tests run: a small digits CNN (width 4, all
+four layer kinds of the default network: a signed 8-bit conv, unsigned 4-bit convs with
+padding, max pooling, a linear classifier), trained once (about 6 s) into the build folder
+and reused by later sessions and by both xdist workers."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+from sim import runner
+
+NAME = "export-cnn4-digits"
+
+
+def trained_cnn() -> Path:
+    folder = runner.build_root() / "sim" / NAME
+    with runner.file_lock(folder.parent / f".{NAME}.lock"):
+        try:
+            from asq_hw.export import load_artifact
+            load_artifact(folder)
+        except Exception:
+            subprocess.run([sys.executable, "-m", "asq_hw.cli", "train", "--width", "4",
+                            "--float-epochs", "3", "--epochs", "2", "--quiet", "--out",
+                            str(folder)], check=True, capture_output=True)
+    return folder
