@@ -17,7 +17,8 @@ from pathlib import Path
 
 from amaranth.back import verilog
 
-from asq_hw.config import PEConfig
+from asq_hw.config import PEConfig, _check_int
+from asq_hw.mapper import ROWS_RANGE
 from hw.array import PostArray
 from hw.gen import manifest_text, port_list, write_atomic
 
@@ -51,6 +52,9 @@ def array_manifest(arr: PostArray) -> dict:
 
 def generate_array(cfg: PEConfig, rows: int) -> tuple[str, dict]:
     """(Verilog text, manifest) of a `rows` x `cfg.lanes` POST array."""
+    # Validated before the component exists: an Elaboratable whose __init__ raises is
+    # garbage that Amaranth reports as never elaborated (UnusedElaboratable).
+    _check_int("rows", rows, *ROWS_RANGE)
     arr = PostArray(cfg, rows)
     text = verilog.convert(arr, name=arr.top, emit_src=False)
     return text, array_manifest(arr)

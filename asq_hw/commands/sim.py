@@ -7,8 +7,15 @@ dot products: real codes and activations from a trained export (--export DIR or
 $ASQ_HW_EXPORT; the first layer with the PE's wbits, abits and signedness) or else a seeded
 synthetic layer; that phase has no back-pressure, so it also measures the latency against
 the manifest. Prints dot products verified, mismatches and simulated cycles; exits 1 on
-any mismatch. A new target (the model) adds `_register_<name>(targets)` and its name to
-TARGETS.
+any mismatch.
+
+Target `model`: a trained artifact's whole network through the RTL PE array (P x Q), layer
+by layer, on the first K images of its data set's test split (sim/netrun.py): every
+accumulator against the golden model, the next layer's input requantized on the host from
+the RTL's accumulators, the predictions against an independent golden run (and PyTorch
+fake-quant when the artifact folder holds the training checkpoint). Prints per-layer cycles
+(measured, which must equal the mapper's model, beats + latency per image), accumulators
+checked, mismatches, predictions and verified MACs per second; exits 1 on any mismatch.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ import time
 
 from asq_hw.commands.verilog import add_pe_args, pe_config
 
-TARGETS = ("pe",)
+TARGETS = ("pe", "model")
 
 
 def register(sub) -> None:
@@ -108,3 +115,144 @@ def run_pe(args) -> int:
     if late:
         print(f"latency differs from the manifest's {man['latency']} in: {', '.join(late)}")
     return 1 if bad or late else 0
+
+
+def _register_model(targets) -> None:
+    p = targets.add_parser(
+        "model", help="a trained network through the RTL PE array, checked against golden",
+        description="Stream the first K test images of an artifact's data set through the "
+                    "RTL array layer by layer; compare every accumulator with the golden "
+                    "model and the predictions with golden (and PyTorch fake-quant if the "
+                    "folder holds the checkpoint). Exit 1 on any mismatch.")
+    p.add_argument("dir", help="artifact folder (asq-hw train --out DIR)")
+    p.add_argument("--rows", type=int, default=8, help="array rows P (default 8)")
+    p.add_argument("--lanes", type=int, default=8, help="array lanes Q (default 8)")
+    p.add_argument("--images", type=int, default=None,
+                   help="first K test images (default: the whole test split)")
+    p.add_argument("--variant", default="lut", choices=("lut", "dual"),
+                   help="POST MAC variant (default lut)")
+    p.add_argument("--frac-bits", type=int, default=None,
+                   help="F of the lut variant (default: the artifact's)")
+    p.add_argument("--sim", default=None, choices=("verilator", "icarus"),
+                   help="simulator (default: $SIM, else verilator)")
+    p.add_argument("--data-dir", default=None, help="CIFAR-10 folder, for cifar10 artifacts")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object: images, accumulators_checked, mismatches, "
+                        "prediction_mismatches (against golden), cycles (all images), layers "
+                        "[{name, cycles (all images), macs (verified, all images), "
+                        "cycles_per_image, ...}], verified_macs_per_s, and more")
+    p.add_argument("--waves", action="store_true", help="record a waveform (also WAVES=1)")
+    p.add_argument("--build-dir", default=None,
+                   help="root of the build folders (default $ASQ_HW_BUILD, else build)")
+    p.set_defaults(func=run_model)
+
+
+def fakequant_preds(directory, x):
+    """PyTorch fake-quant predictions of images x from DIR/checkpoint.safetensors, or
+    (None, reason) when there is no checkpoint from the same training run."""
+    from pathlib import Path
+
+    from asq_hw.export import load_artifact
+    from asq_hw.train import CHECKPOINT_NAME, deterministic, load_checkpoint_meta, predict
+
+    if not (Path(directory) / CHECKPOINT_NAME).is_file():
+        return None, f"no {CHECKPOINT_NAME} in {directory}"
+    _, qat_model, tcfg, meta = load_checkpoint_meta(directory)
+    if meta.get("artifact_sha256") != load_artifact(directory).meta["tensors_sha256"]:
+        return None, "the checkpoint comes from another training run than the artifact"
+    import torch
+    with deterministic(tcfg.seed, 1):
+        return predict(qat_model, torch.from_numpy(x)).numpy(), None
+
+
+def model_report(r, sim: str, variant: str, fq, fq_note) -> dict:
+    """The --json object of a sim/netrun.NetRun."""
+    import numpy as np
+
+    layers = [{"name": s.name, "cycles": s.cycles, "macs": s.macs,
+               "cycles_per_image": s.cycles_per_image, "beats_per_image": s.beats_per_image,
+               "macs_per_image": s.macs_per_image, "utilization": s.utilization,
+               "accumulators": s.accumulators, "mismatches": s.mismatches,
+               "cycle_model_errors": s.cycle_errors,
+               "latency": [s.latency_min, s.latency_max], "stream_s": s.stream_s}
+              for s in r.layers]
+    out = {"images": r.images, "accumulators_checked": r.accumulators_checked,
+           "mismatches": r.mismatches, "prediction_mismatches": r.prediction_mismatches,
+           "cycles": r.cycles, "layers": layers,
+           "verified_macs_per_s": r.verified_macs / r.wall_s if r.wall_s else 0.0,
+           "verified_macs": r.verified_macs, "cycles_per_image": r.cycles_per_image,
+           "rows": r.rows, "lanes": r.lanes, "variant": variant, "sim": sim,
+           "latency": r.latency, "wall_s": r.wall_s,
+           "stream_s": sum(s.stream_s for s in r.layers),
+           "fakequant_mismatches": None if fq is None else
+           int(np.sum(fq[:len(r.preds)] != r.preds)) + (r.images - len(r.preds)),
+           "fakequant_note": fq_note, "errors": r.errors, "ok": r.ok}
+    return out
+
+
+def run_model(args) -> int:
+    import json
+    import sys
+
+    from asq_hw.config import _check_int
+    from asq_hw.data import load_dataset
+    from asq_hw.export import load_artifact
+    from sim import runner
+    from sim.netrun import run_network
+
+    art = load_artifact(args.dir)
+    sim = runner.sim_name(args.sim)
+    data = load_dataset(art.meta["dataset"], args.data_dir)
+    total = data.x_test.shape[0]
+    k = total if args.images is None else args.images
+    _check_int("images", k, 1, total)
+    x = data.x_test[:k].numpy()
+    show = not args.json and sys.stderr.isatty()
+
+    def progress(done, n):
+        if show:
+            print(f"  {done}/{n} images", file=sys.stderr, flush=True)
+
+    r = run_network(art, x, args.rows, args.lanes, args.variant, sim, args.frac_bits,
+                    build_root=args.build_dir, waves=True if args.waves else None,
+                    progress=progress)
+    fq, fq_note = fakequant_preds(args.dir, x)
+    rep = model_report(r, sim, args.variant, fq, fq_note)
+    if args.json:
+        print(json.dumps(rep))
+        return 0 if r.ok else 1
+    cfg = r.config
+    print(f"post_array {r.rows}x{r.lanes} ({args.variant}, wbits {cfg['wbits']}, abits "
+          f"{cfg['abits']} {'signed' if cfg['act_signed'] else 'unsigned'}, F "
+          f"{cfg['frac_bits']}, acc_bits {cfg['acc_bits']}, latency {r.latency}), {sim}; "
+          f"{art.meta['dataset']} test split, {r.images} images")
+    print(f"  {'layer':8s} {'beats/img':>9s} {'cycles/img':>10s} {'MACs/img':>9s} {'util':>6s} "
+          f"{'cycles':>11s} {'accumulators':>12s} {'mismatches':>10s}")
+    for s in r.layers:
+        print(f"  {s.name:8s} {s.beats_per_image:9d} {s.cycles_per_image:10d} "
+              f"{s.macs_per_image:9d} {100 * s.utilization:5.1f}% {s.cycles:11d} "
+              f"{s.accumulators:12d} {s.mismatches:10d}")
+        for idx, want, got in s.first_mismatches:
+            print(f"    accumulator (row, channel{', slot' if len(idx) == 3 else ''}) {idx}: "
+                  f"expected {want}, got {got}")
+        if s.cycle_errors:
+            print(f"    {s.cycle_errors} images spent other than {s.cycles_per_image} cycles")
+        if s.latency_min is not None and not s.latency_min == s.latency_max == r.latency:
+            print(f"    measured latency {s.latency_min}..{s.latency_max}, manifest "
+                  f"{r.latency}")
+    print(f"  {'total':8s} {'':9s} {r.cycles_per_image:10d} "
+          f"{sum(s.macs_per_image for s in r.layers):9d} {'':6s} {r.cycles:11d} "
+          f"{r.accumulators_checked:12d} {r.mismatches:10d}")
+    for e in r.errors:
+        print(f"  error: {e}")
+    print(f"accumulators checked: {r.accumulators_checked}, mismatches: {r.mismatches}")
+    fq_text = (f"PyTorch fake-quant: {fq_note}" if fq is None else
+               f"PyTorch fake-quant agrees on {r.images - rep['fakequant_mismatches']} of "
+               f"{r.images}")
+    print(f"predictions: {r.images - r.prediction_mismatches} of {r.images} identical to "
+          f"golden ({r.prediction_mismatches} mismatches); {fq_text}")
+    stream = rep["stream_s"]
+    print(f"verified MACs/s: {rep['verified_macs_per_s'] / 1e6:.2f} M ({r.verified_macs} MACs "
+          f"in {r.wall_s:.1f} s; clock loop {stream:.1f} s, "
+          f"{r.cycles / stream / 1e3 if stream else 0:.1f} k cycles/s)")
+    return 0 if r.ok else 1

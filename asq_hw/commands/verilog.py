@@ -1,8 +1,9 @@
 """`asq-hw verilog TARGET`: generate Verilog and its manifest (spec section 6).
 
 Targets: `pe` writes DIR/post_pe.v and DIR/post_pe.json (or the int_pe / pot_pe baselines
-with --kind). A new target (the array) adds a function `_register_<name>(targets)` here and
-its name to TARGETS. The configuration is validated (PEConfig) before anything is written;
+with --kind); `array` writes DIR/post_array.v and DIR/post_array.json (P rows x Q lanes).
+A new target adds a function `_register_<name>(targets)` here and its name to TARGETS. The
+configuration is validated (PEConfig) before anything is written;
 files are written atomically.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from asq_hw.config import PEConfig
 
-TARGETS = ("pe",)
+TARGETS = ("pe", "array")
 
 
 def add_pe_args(p) -> None:
@@ -65,4 +66,28 @@ def run_pe(args) -> int:
     acc = man.get("acc_bits", cfg.acc_bits)
     print(f"wrote {v} and {j}: top {man['top']}, latency {man['latency']} cycles, "
           f"acc_bits {acc}{' (wraps past max_len)' if cfg.wraps and args.kind == 'post' else ''}")
+    return 0
+
+
+def _register_array(targets) -> None:
+    p = targets.add_parser(
+        "array", help="a P x Q POST array: DIR/post_array.v + DIR/post_array.json",
+        description="Write the array's Verilog (top module post_array: P rows of the PE's "
+                    "weight side sharing one activation stage, so one LUT per lane) and its "
+                    "manifest (config, rows, latency, ports with roles, packing). The PE "
+                    "flags give every row's arithmetic; --lanes is Q.")
+    p.add_argument("--rows", type=int, required=True, help="rows P (PEs, output channels)")
+    add_pe_args(p)
+    p.add_argument("--out", required=True, help="output folder")
+    p.set_defaults(func=run_array)
+
+
+def run_array(args) -> int:
+    from hw.gen_array import write_array
+
+    cfg = pe_config(args)                      # fails here, before any file is touched
+    v, j, man = write_array(cfg, args.rows, args.out)
+    print(f"wrote {v} and {j}: top {man['top']}, {man['rows']} rows x {man['lanes']} lanes, "
+          f"{cfg.variant}, latency {man['latency']} cycles, acc_bits {cfg.acc_bits}"
+          f"{' (wraps past max_len)' if cfg.wraps else ''}")
     return 0
