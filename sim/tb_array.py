@@ -16,7 +16,7 @@ its time on the clock loop. Requests:
 - {"op": "stream", "act", "code", "last", "gaps", "ready", "dots"}: a general stream with
   input gaps and output back-pressure through sim/bfm.run_cocotb (the PE's driver and
   monitor). Reply: results (tuples of signed packed ints), the accepting edges of last
-  beats, the transfer edges of results, cycles.
+  beats, the transfer edges of results, cycles, wall s.
 - {"op": "reset"}, {"op": "stop"}.
 
 The fast loop. One trigger per cycle, a FallingEdge: at the falling edge between rising
@@ -162,13 +162,14 @@ async def serve_stream(dut, p: Ports, msg: dict) -> dict:
 
     drv = StreamDriver(msg["act"], msg["code"], msg["last"], msg["gaps"])
     mon = StreamMonitor(msg["ready"], msg["dots"])
+    t0 = time.perf_counter()
     cycles = await run_cocotb(dut, drv, mon, p.out_names,
                               max_cycles=20 * (len(msg["act"]) + 16) + 1000)
     dut.out_ready.value = 1
     dut.in_valid.value = 0
     await FallingEdge(dut.clk)
     return {"results": mon.results, "last_edges": drv.last_edges, "edges": mon.edges,
-            "cycles": cycles}
+            "cycles": cycles, "wall_s": time.perf_counter() - t0}
 
 
 @cocotb.test()
