@@ -5,7 +5,9 @@ manifest; `write_array(cfg, rows, out_dir)` writes `post_array.v` and `post_arra
 atomically, reproducibly (emit_src=False, sorted keys), and leaves unchanged files alone.
 
 The manifest is the PE's (spec section 6: top, config, latency, ports with roles) plus
-`rows` and `packing`, which says where row p and lane i sit in the packed ports. `latency`
+`rows`, `packing` (where row p and lane i sit in the packed ports) and `lut` (the shared
+activation ROMs of the lut variant: one per lane, `depth` words of `width` bits; null for
+dual). `latency`
 is what the RTL does (the Amaranth tests and the cocotb bench measure it against this
 number), and the cycle count of a stream of beats with out_ready high and no input gaps is
 `beats + latency` (asq_hw/mapper.py builds the estimator's cycle model on it).
@@ -21,6 +23,7 @@ from asq_hw.config import PEConfig, _check_int
 from asq_hw.mapper import ROWS_RANGE
 from hw.array import PostArray
 from hw.gen import manifest_text, port_list, write_atomic
+from hw.lut import lut_shape
 
 
 def packing(arr: PostArray) -> dict:
@@ -46,6 +49,9 @@ def array_manifest(arr: PostArray) -> dict:
                   "counted from the edge accepting its first beat to the edge "
                   "transferring its last result, both included",
         "packing": packing(arr),
+        # The shared activation LUTs (lut variant): one ROM per lane, whatever `rows` is.
+        "lut": {"roms": arr.cfg.lanes, "depth": 1 << arr.cfg.abits,
+                "width": lut_shape(arr.cfg).width} if arr.cfg.variant == "lut" else None,
         "ports": port_list(arr),
     }
 

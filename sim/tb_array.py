@@ -92,6 +92,7 @@ async def stream_image(p: Ports, acts: list[str], codes: list[str], tiles: int,
     shown_last = -1
     expected = tiles * positions
     got = 0
+    guard = 64 * (expected * d + 16)     # cycles; a DUT that never takes a beat ends here
     for t in range(tiles):
         ct = codes[t * d:(t + 1) * d]
         for s in range(positions):
@@ -108,6 +109,8 @@ async def stream_image(p: Ports, acts: list[str], codes: list[str], tiles: int,
                         got += 1
                     if in_ready():
                         break
+                    if n > guard:
+                        raise TimeoutError(f"in_ready low for {n} cycles")
                 set_act(NO_DELAY, at[j])
                 set_code(NO_DELAY, ct[j])
                 is_last = int(j == d - 1)
@@ -121,7 +124,7 @@ async def stream_image(p: Ports, acts: list[str], codes: list[str], tiles: int,
                     first = n + 1
     valid = True
     end = first
-    guard = n + 64 * (expected + 16)
+    guard = n + 64 * (expected + 16)     # a DUT that never delivers its results ends here
     while got < expected:
         await falling
         n += 1

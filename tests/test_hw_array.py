@@ -14,6 +14,7 @@ from asq_hw.mapper import LayerMap, beat_stream, results_to_rows, unpack_words
 from golden import pe_matmul
 from hw.array import PostArray
 from hw.gen_array import generate_array, write_array
+from hw.lut import lut_shape
 from hw.pe import pe_latency
 from sim.bfm import (
     StreamDriver,
@@ -179,6 +180,9 @@ def test_manifest_ports_and_packing(tmp_path):
         "out_acc_even": ("out", 4 * cfg.acc_bits, "out_acc_even"),
         "out_acc_odd": ("out", 4 * cfg.acc_bits, "out_acc_odd")}
     assert set(man["packing"]) == {"in_act", "in_code", "out_acc_even", "out_acc_odd"}
+    assert man["lut"] is None
+    assert generate_array(cfg.replace(variant="lut"), 4)[1]["lut"] == \
+        {"roms": 3, "depth": 8, "width": lut_shape(cfg).width}
     # Reproducible, and an unchanged file is left alone.
     mtime = v.stat().st_mtime_ns
     write_array(cfg, 4, tmp_path)
