@@ -73,7 +73,6 @@ def format_result(r, label: str) -> str:
                      f"{r.freq_mhz:g} MHz, design in a 3-pin I/O wrapper")
     else:
         lines.append(f"fmax: {r.fmax_note}")
-    lines.append("flow: " + "; ".join(f"{k}: {v}" for k, v in r.flow.items()))
     times = ", ".join(f"{k} {v:.1f} s" for k, v in r.seconds.items())
     lines.append(f"run times: {times}" + (f" (cached: {', '.join(r.cached)})" if r.cached
                                           else ""))

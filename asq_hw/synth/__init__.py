@@ -28,7 +28,7 @@ from asq_hw.synth.cmos import cmos_script, parse_cmos_stat, run_cmos
 from asq_hw.synth.pnr import DEVICES, PNR_TARGETS, SEED, measure_fmax, nextpnr_args
 from asq_hw.synth.tools import DEFAULT_TIMEOUT_S, SynthError, tool_version
 from asq_hw.synth.wrapper import PLAIN_ID, WRAPPER_TOP, wrap
-from asq_hw.synth.yosys import TARGETS, check_target, count_resources, flow_key, synth_counts
+from asq_hw.synth.yosys import TARGETS, check_target, count_resources, synth_counts, synth_script
 
 KEYS = ("lut", "ff", "carry", "dsp", "bram", "fmax_mhz", "transistors")
 
@@ -40,9 +40,7 @@ class SynthResult:
     """Measured figures of one module on one target (see the module docstrings for what
     each counts). fmax_mhz is None for xc7, when not asked for, or when the design does not
     fit the largest device (fmax_note says which); transistors is None when not asked for.
-    `flow` names the Yosys flow behind the counts ('counts') and the fmax netlist ('pnr'):
-    the stock command, or its recorded fallback (asq_hw/synth/yosys.py). `seconds` holds
-    each stage's wall time when it was computed; `cached` names the stages
+    `seconds` holds each stage's wall time when it was computed; `cached` names the stages
     served from the cache in this call."""
 
     target: str
@@ -59,7 +57,6 @@ class SynthResult:
     seed: int | None = None
     freq_mhz: float | None = None
     fmax_note: str | None = None
-    flow: dict[str, str] = dataclasses.field(default_factory=dict)
     tools: dict[str, str] = dataclasses.field(default_factory=dict)
     seconds: dict[str, float] = dataclasses.field(default_factory=dict)
     cached: tuple[str, ...] = ()
@@ -101,12 +98,11 @@ def synthesize(design: str | os.PathLike, top: str, target: str, *,
     hits = []
 
     syn, hit = cache.cached(
-        {**base, "stage": "counts", "target": target, "scripts": flow_key(top, target)},
+        {**base, "stage": "counts", "target": target, "script": synth_script(top, target)},
         lambda: _raw_counts(verilog, top, target, timeout_s), use_cache=use_cache)
     hits += ["counts"] if hit else []
     counts = count_resources(syn["cells"], target)
     seconds = {"synth": syn["seconds"]}
-    flow = {"counts": syn["flow"]}
 
     n_transistors = None
     if transistors:
@@ -128,14 +124,13 @@ def synthesize(design: str | os.PathLike, top: str, target: str, *,
         key = {**base, "stage": "pnr", "target": target, "clocks": list(clocks),
                "nextpnr": tools[f"nextpnr-{target}"],
                "wrapper": cache.text_hash(wrap(top, ports, clocks=clocks)),
-               "scripts": flow_key(WRAPPER_TOP, target, netlist="netlist.json"),
+               "script": synth_script(WRAPPER_TOP, target, netlist="netlist.json"),
                "devices": [[n, nextpnr_args(target, a, seed=seed), c]
                            for n, a, c in DEVICES[target]]}
         pnr, hit = cache.cached(
             key, lambda: measure_fmax(verilog, top, target, ports, clocks=clocks, seed=seed,
                                       timeout_s=timeout_s), use_cache=use_cache)
         hits += ["pnr"] if hit else []
-        flow["pnr"] = pnr["synth_flow"]
         seconds["pnr_synth"] = pnr["synth_seconds"]
         seconds["pnr"] = pnr["pnr_seconds"]
 
@@ -143,12 +138,12 @@ def synthesize(design: str | os.PathLike, top: str, target: str, *,
         target=target, top=top, **counts, fmax_mhz=pnr["fmax_mhz"], transistors=n_transistors,
         cells=syn["cells"], device=pnr["device"], seed=pnr["seed"],
         freq_mhz=pnr["freq_mhz"] if pnr["device"] else None, fmax_note=pnr["note"],
-        flow=flow, tools=tools, seconds=seconds, cached=tuple(hits))
+        tools=tools, seconds=seconds, cached=tuple(hits))
 
 
 def _raw_counts(verilog: str, top: str, target: str, timeout_s: float) -> dict:
     # Cache the raw cell histogram, not the counts: a change to the classification in
     # yosys.py then applies to cached entries too.
     r = synth_counts(verilog, top, target, timeout_s=timeout_s)
-    return {key: r[key] for key in ("cells", "ports", "flow", "seconds")}
+    return {key: r[key] for key in ("cells", "ports", "seconds")}
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from asq_hw.synth.tools import DEFAULT_TIMEOUT_S, SynthError, run_tool
 from asq_hw.synth.wrapper import CLOCK_PIN, WRAPPER_TOP, wrap
-from asq_hw.synth.yosys import count_resources, read_stat, run_synth
+from asq_hw.synth.yosys import count_resources, read_stat, run_yosys, synth_script
 
 SEED = 1
 FREQ_MHZ = {"ice40": 100.0, "ecp5": 200.0}
@@ -84,7 +84,7 @@ def measure_fmax(verilog: str, top: str, target: str, ports: list[tuple[str, str
                  clocks: tuple[str, ...] = ("clk",), seed: int = SEED,
                  timeout_s: float = DEFAULT_TIMEOUT_S) -> dict:
     """Wrap, synthesise and place-and-route `top`; {'fmax_mhz', 'device', 'freq_mhz', 'seed',
-    'note', 'synth_flow', 'synth_seconds', 'pnr_seconds'}.
+    'note', 'synth_seconds', 'pnr_seconds'}.
 
     fmax_mhz is None, with the reason in 'note', when the wrapped design is larger than the
     target's largest device; tool failures raise SynthError.
@@ -94,12 +94,13 @@ def measure_fmax(verilog: str, top: str, target: str, ports: list[tuple[str, str
                          f"route, not {target!r}")
     wrapper = wrap(top, ports, clocks=clocks)
     out = {"fmax_mhz": None, "device": None, "freq_mhz": FREQ_MHZ[target], "seed": seed,
-           "note": None, "synth_flow": None, "synth_seconds": 0.0, "pnr_seconds": 0.0}
+           "note": None, "synth_seconds": 0.0, "pnr_seconds": 0.0}
     with tempfile.TemporaryDirectory(prefix="asq-pnr-") as tmp:
         work = Path(tmp)
         t0 = time.perf_counter()
-        out["synth_flow"] = run_synth({"design.v": verilog, "wrapper.v": wrapper}, WRAPPER_TOP,
-                                      target, work, netlist="netlist.json", timeout_s=timeout_s)
+        run_yosys({"design.v": verilog, "wrapper.v": wrapper},
+                  synth_script(WRAPPER_TOP, target, netlist="netlist.json"), work,
+                  timeout_s=timeout_s)
         counts = count_resources(read_stat(work / "stat.json"), target)
         out["synth_seconds"] = time.perf_counter() - t0
         candidates = [d for d in DEVICES[target] if fits(counts, d[2])]

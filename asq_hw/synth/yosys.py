@@ -12,7 +12,7 @@ ice40 (iCE40 HX8K: LUT4, no DSP; `synth_ice40`, no `-dsp`):
     bram  SB_RAM40_4K* (4 kbit blocks)
     dsp   SB_MAC16 (never inferred without `-dsp`: 0 for this target)
 
-ecp5 (LFE5U: LUT4 + MULT18X18D; `synth_ecp5 -dff`):
+ecp5 (LFE5U: LUT4 + MULT18X18D; `synth_ecp5` with classic ABC, see below):
     lut   LUT4 sites used: LUT4 + 2 per CCU2C (a CCU2C is the two LUT4s of one slice, Lattice
           reports them as "ripple logic" LUTs) + 6 per TRELLIS_DPR16X4 (the three slices of a
           16x4 distributed RAM: two store the bits, one holds the write port)
@@ -36,16 +36,20 @@ xc7 (Xilinx 7-series: LUT6; `synth_xilinx -flatten -noiopad -noclkbuf`):
 Yosys' $scopeinfo cells (names of flattened submodules) are not hardware: not counted.
 All three flatten the hierarchy before counting (synth_ice40 and synth_ecp5 do by default).
 
-The flows are the stock ones, with one recorded exception. Yosys 0.70 (YoWASP) sometimes stops
-on an internal assertion inside ABC9 (`GetSize(conn.first) == GetSize(conn.second)` in
-rtlil.cc, during ABC_OPS_REINTEGRATE) in synth_ecp5: about a third of the larger PEs we tried
-(lanes 16-32, alone or wrapped for fmax); never in synth_ice40 or synth_xilinx. When synth_ecp5
-stops on an internal assertion, the same script is rerun with ABC9's step replaced by classic
-ABC (FALLBACK, `abc -lut 4:7 -dress`, as synth_ecp5 did before ABC9 became its default);
-`flow` in the result says which ran. Classic ABC gives the same flip-flops and carry cells and
-0-4% more LUTs on most PEs, up to 20% more on the widest LUT-variant ones (W6A8 lanes 32).
-`synth_ecp5 -dff` also avoids the assertion, but lets ABC optimise across flip-flops, which
-removed a whole PE inside the fmax wrapper (see wrapper.py): not used.
+Every flow ends with `check -assert`: a netlist with a problem Yosys can see (a net driven
+twice, a combinational loop) raises SynthError instead of giving counts.
+
+ecp5 runs synth_ecp5 with classic ABC (`abc -lut 4:7 -dress`, as synth_ecp5 did before ABC9
+became its default) in place of its map_luts step (ABC9). With Yosys 0.70 (YoWASP), ABC9 in
+synth_ecp5 gave netlists with multiply-driven nets for 7 of 30 POST PE netlists we tried
+(lanes 1-16, alone or in the fmax wrapper; nextpnr refuses them, and their counts cannot be
+trusted), and stopped on an internal assertion (`GetSize(conn.first) ==
+GetSize(conn.second)`, in ABC_OPS_REINTEGRATE) on about a third of the lanes-32 ones; classic
+ABC gave clean netlists for all. Against ABC9 where ABC9 finished, classic ABC has the same
+flip-flops and carry cells and 0-4% more LUTs (W4A4, both variants, lanes 1-32), 21% more on
+a W6A8 LUT-variant lanes-32 PE. `synth_ecp5 -dff` also avoids the assertion but lets ABC
+optimise across flip-flops, which removed a whole PE inside the fmax wrapper (wrapper.py).
+synth_ice40 and synth_xilinx (stock, ABC9) gave clean netlists for the same designs.
 """
 
 from __future__ import annotations
@@ -60,18 +64,14 @@ from asq_hw.synth.tools import DEFAULT_TIMEOUT_S, SynthError, run_tool
 TARGETS = ("ice40", "ecp5", "xc7")
 RESOURCES = ("lut", "ff", "carry", "dsp", "bram")
 
-# The Yosys synthesis command per target; part of every cache key.
+# The Yosys synthesis commands per target ({top}, and {json} for the netlist option); part
+# of every cache key. ecp5: synth_ecp5 with classic ABC in place of ABC9 (module docstring).
 SYNTH_COMMAND = {
-    "ice40": "synth_ice40",
-    "ecp5": "synth_ecp5",
-    "xc7": "synth_xilinx -family xc7 -flatten -noiopad -noclkbuf",
-}
-# synth_ecp5 with classic ABC in place of its map_luts step (ABC9), run only when the stock
-# flow stops on an internal assertion (see the module docstring). {top} and {json} filled in.
-FALLBACK = {
+    "ice40": "synth_ice40 -top {top}{json}",
     "ecp5": ("synth_ecp5 -top {top} -run :map_luts; check -latchonly -assert; "
              "techmap -map +/lattice/latches_map.v; abc -lut 4:7 -dress; clean; "
              "synth_ecp5 -top {top} -run map_cells:{json}"),
+    "xc7": "synth_xilinx -family xc7 -flatten -noiopad -noclkbuf -top {top}{json}",
 }
 
 # cell type -> (resource, weight). A type that maps to None is free (not counted).
@@ -138,7 +138,7 @@ def count_resources(cells: dict[str, int], target: str) -> dict[str, int]:
         if cell in FREE_EVERYWHERE:
             continue
         if cell not in classes:
-            raise SynthError(f"cell type {cell} after {SYNTH_COMMAND[target].split()[0]} has no "
+            raise SynthError(f"cell type {cell} after synth for {target} has no "
                              f"resource class: add it to CELL_CLASSES in asq_hw/synth/yosys.py")
         cls = classes[cell]
         if cls is not None:
@@ -147,49 +147,21 @@ def count_resources(cells: dict[str, int], target: str) -> dict[str, int]:
     return counts
 
 
-def synth_script(top: str, target: str, *, netlist: str | None = None,
-                 fallback: bool = False) -> str:
-    """The Yosys script after `read_verilog`: synthesise `top`, write `stat.json` and the
-    port list `ports.json`, and, if `netlist` is given, the netlist for nextpnr. `fallback`:
-    the target's FALLBACK flow instead of the stock one."""
+def synth_script(top: str, target: str, *, netlist: str | None = None) -> str:
+    """The Yosys script after `read_verilog`: synthesise `top`, check the netlist, write
+    `stat.json` and the port list `ports.json`, and, if `netlist` is given, the netlist for
+    nextpnr."""
     json_opt = f" -json {netlist}" if netlist is not None else ""
-    if fallback:
-        cmd = FALLBACK[check_target(target)].format(top=top, json=json_opt)
-    else:
-        cmd = f"{SYNTH_COMMAND[check_target(target)]} -top {top}{json_opt}"
     return "; ".join([
         f"hierarchy -check -top {top}",
-        cmd,
+        SYNTH_COMMAND[check_target(target)].format(top=top, json=json_opt),
+        "check -assert",
         "tee -q -o stat.json stat -json",
         # Only the top's port wires: a tiny file whatever the design's size.
         f"select {top}/x:*",
         "write_json -selected ports.json",
         "select -clear",
     ])
-
-
-def flow_key(top: str, target: str, *, netlist: str | None = None) -> list[str]:
-    """Every script `run_synth` may run, for cache keys."""
-    scripts = [synth_script(top, target, netlist=netlist)]
-    if target in FALLBACK:
-        scripts.append(synth_script(top, target, netlist=netlist, fallback=True))
-    return scripts
-
-
-def run_synth(files: dict[str, str], top: str, target: str, workdir: Path, *,
-              netlist: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S) -> str:
-    """Synthesise `top` in workdir (see synth_script); returns the flow that ran: the stock
-    command, or the FALLBACK one after an internal Yosys assertion."""
-    try:
-        run_yosys(files, synth_script(top, target, netlist=netlist), workdir,
-                  timeout_s=timeout_s)
-        return SYNTH_COMMAND[target]
-    except SynthError as exc:
-        if target not in FALLBACK or "ERROR: Assert `" not in str(exc):
-            raise
-    run_yosys(files, synth_script(top, target, netlist=netlist, fallback=True), workdir,
-              timeout_s=timeout_s)
-    return f"{SYNTH_COMMAND[target]} with abc in place of abc9 (abc9 assertion)"
 
 
 def read_stat(path: Path) -> dict[str, int]:
@@ -218,15 +190,13 @@ def run_yosys(files: dict[str, str], script: str, workdir: Path, *,
 
 def synth_counts(verilog: str, top: str, target: str, *,
                  timeout_s: float = DEFAULT_TIMEOUT_S) -> dict:
-    """Synthesise `top` of `verilog` for `target`: {'counts', 'cells', 'ports', 'flow',
-    'seconds'}."""
+    """Synthesise `top` of `verilog` for `target`: {'counts', 'cells', 'ports', 'seconds'}."""
     check_target(target)
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="asq-synth-") as tmp:
         work = Path(tmp)
-        flow = run_synth({"design.v": verilog}, top, target, work, timeout_s=timeout_s)
+        run_yosys({"design.v": verilog}, synth_script(top, target), work, timeout_s=timeout_s)
         cells = read_stat(work / "stat.json")
         ports = read_ports(work / "ports.json", top)
     return {"counts": count_resources(cells, target), "cells": cells,
-            "ports": [list(p) for p in ports], "flow": flow,
-            "seconds": time.perf_counter() - t0}
+            "ports": [list(p) for p in ports], "seconds": time.perf_counter() - t0}
