@@ -1,7 +1,7 @@
 """Ground truth for the estimator: open-source synthesis and place and route, from PyPI only.
 
     from asq_hw.synth import synthesize
-    r = synthesize(verilog_text_or_path, top="pe", target="ecp5")
+    r = synthesize(verilog_text_or_path, top="post_pe", target="ecp5")
     r.lut, r.ff, r.carry, r.dsp, r.bram, r.fmax_mhz, r.transistors
     r.to_dict()           # those seven KEYS first, then how they were obtained
 

@@ -156,6 +156,8 @@ def synth_script(top: str, target: str, *, netlist: str | None = None) -> str:
         f"hierarchy -check -top {top}",
         SYNTH_COMMAND[check_target(target)].format(top=top, json=json_opt),
         "check -assert",
+        # Names of flattened submodules, no hardware (written to the netlist regardless).
+        "delete t:$scopeinfo",
         "tee -q -o stat.json stat -json",
         # Only the top's port wires: a tiny file whatever the design's size.
         f"select {top}/x:*",
