@@ -89,7 +89,7 @@ def test_yosys_error_is_quoted():
 
 
 @pytest.mark.synth
-@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("target", ["ice40", "ecp5"])  # xc7's script ends the same way
 def test_a_netlist_yosys_finds_broken_is_an_error(target):
     # Two drivers on one net: `check -assert` after synthesis stops the flow.
     text = ("module twice (input a, input b, output y);\n"
