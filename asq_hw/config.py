@@ -22,6 +22,13 @@ def _check_int(name: str, value, lo: int, hi: int) -> None:
         raise ValueError(f"{name} must be an integer from {lo} to {hi}, not {value!r}")
 
 
+def act_range(abits: int, signed: bool) -> tuple[int, int]:
+    """(min, max) of an `abits`-bit activation code (spec section 2)."""
+    if signed:
+        return -(2 ** (abits - 1)), 2 ** (abits - 1) - 1
+    return 0, 2**abits - 1
+
+
 def safe_acc_bits(wbits: int, abits: int, act_signed: bool, variant: str,
                   frac_bits: int, max_len: int) -> int:
     """Smallest accumulator width that cannot overflow for `max_len` terms (spec section 4)."""
@@ -76,11 +83,11 @@ class PEConfig:
 
     @property
     def act_min(self) -> int:
-        return -(2 ** (self.abits - 1)) if self.act_signed else 0
+        return act_range(self.abits, self.act_signed)[0]
 
     @property
     def act_max(self) -> int:
-        return 2 ** (self.abits - 1) - 1 if self.act_signed else 2**self.abits - 1
+        return act_range(self.abits, self.act_signed)[1]
 
     @property
     def code_max(self) -> int:

@@ -37,7 +37,7 @@ import math
 
 import numpy as np
 
-from asq_hw.config import WBITS_RANGE, PEConfig, _check_int
+from asq_hw.config import WBITS_RANGE, PEConfig, _check_int, act_range
 from golden.codes import _decode_tables, act_lut, encode, lut_entry
 from golden.pe import _as_int_array, check_range, pe_matmul
 
@@ -154,11 +154,11 @@ class LayerArith:
 
     @property
     def act_min(self) -> int:
-        return -(2 ** (self.abits - 1)) if self.act_signed else 0
+        return act_range(self.abits, self.act_signed)[0]
 
     @property
     def act_max(self) -> int:
-        return 2 ** (self.abits - 1) - 1 if self.act_signed else 2**self.abits - 1
+        return act_range(self.abits, self.act_signed)[1]
 
     @property
     def act_abs_max(self) -> int:

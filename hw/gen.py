@@ -96,7 +96,12 @@ def write_atomic(path: Path, text: str) -> None:
 def write_pe(cfg: PEConfig, out_dir, kind: str = "post") -> tuple[Path, Path, dict]:
     """Generate and write DIR/<top>.v and DIR/<top>.json; returns their paths and the
     manifest. An unchanged file is not rewritten (its mtime stays, so builds reuse it)."""
-    text, man = generate_pe(cfg, kind)
+    return write_design(*generate_pe(cfg, kind), out_dir)
+
+
+def write_design(text: str, man: dict, out_dir) -> tuple[Path, Path, dict]:
+    """Write DIR/<top>.v and DIR/<top>.json for generated `text` and manifest `man`, each
+    atomically; an unchanged file is not rewritten. Returns their paths and the manifest."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = []

@@ -22,7 +22,7 @@ from amaranth.back import verilog
 from asq_hw.config import PEConfig, _check_int
 from asq_hw.mapper import ROWS_RANGE
 from hw.array import PostArray
-from hw.gen import manifest_text, port_list, write_atomic
+from hw.gen import port_list, write_design
 from hw.lut import lut_shape
 
 
@@ -70,13 +70,4 @@ def write_array(cfg: PEConfig, rows: int, out_dir) -> tuple[Path, Path, dict]:
     """Generate and write DIR/post_array.v and DIR/post_array.json; returns their paths
     and the manifest. Nothing is written if generation fails; unchanged files keep their
     mtime."""
-    text, man = generate_array(cfg, rows)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for suffix, content in ((".v", text), (".json", manifest_text(man))):
-        p = out / f"{man['top']}{suffix}"
-        if not (p.is_file() and p.read_text(encoding="utf-8") == content):
-            write_atomic(p, content)
-        paths.append(p)
-    return paths[0], paths[1], man
+    return write_design(*generate_array(cfg, rows), out_dir)
