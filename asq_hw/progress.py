@@ -1,0 +1,62 @@
+"""Progress on stderr for long commands: a tqdm bar per step.
+
+`Progress(enabled).step(desc, total=None)` is a context manager yielding a tqdm bar: with a
+`total` the caller advances it (`bar.update(n)`); without one it is a ticking bar that shows
+the elapsed time, refreshed twice a second from a helper thread, for steps that cannot
+report their own progress (a Verilator build, waiting for synthesis). On leaving the block the
+bar stays on screen with its final time, so a run's stderr is the list of its steps and how
+long each took. Every step's wall time is kept in `Progress.times` either way.
+
+Bars need a terminal: when stderr is not one (a log file, CI), each step prints one plain
+line when it ends instead (`desc: 12.3 s`), so logs are not flooded with carriage returns.
+Disabled (`enabled=False`), nothing is printed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import threading
+import time
+
+from tqdm import tqdm
+
+
+class Progress:
+    def __init__(self, enabled: bool = True, tty: bool | None = None):
+        self.enabled = enabled
+        tty = sys.stderr.isatty() if tty is None else tty
+        self.bars = enabled and tty          # inner tqdm bars (training epochs) only then
+        self.times: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def step(self, desc: str, total: int | None = None, unit: str = "it", key: str | None = None):
+        """A bar for one step; its wall time goes to self.times[key or desc]."""
+        fmt = ("{desc}: {percentage:3.0f}%|{bar:20}| {n_fmt}/{total_fmt} {unit} "
+               "[{elapsed}<{remaining}{postfix}]" if total is not None
+               else "{desc}: {elapsed}{postfix}")
+        bar = tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, disable=not self.bars,
+                   bar_format=fmt, dynamic_ncols=True, leave=True, mininterval=0.5)
+        stop = threading.Event()
+        ticker = None
+        if self.bars and total is None:
+            def tick():
+                while not stop.wait(0.5):
+                    bar.refresh()
+            ticker = threading.Thread(target=tick, daemon=True)
+            ticker.start()
+        t0 = time.perf_counter()
+        ok = False
+        try:
+            yield bar
+            ok = True
+        finally:
+            stop.set()
+            if ticker is not None:
+                ticker.join()
+            seconds = time.perf_counter() - t0
+            self.times[key or desc] = seconds
+            bar.close()
+            if self.enabled and not self.bars:
+                print(f"{desc}: {seconds:.1f} s{'' if ok else ' (failed)'}", file=sys.stderr,
+                      flush=True)
