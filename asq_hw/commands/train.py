@@ -65,6 +65,8 @@ def run(args) -> int:
     if cfg.model == "resnet20" and not args.no_export:
         raise UserError("resnet20 has residual adds, which the integer export and golden "
                         "network do not support yet; pass --no-export to train it anyway")
+    from asq_hw.outputs import ensure_writable
+    ensure_writable(args.out)        # a read-only --out fails now, not after training
     data = load_dataset(cfg.dataset, cfg.data_dir)
     t0 = time.perf_counter()
     result = train(cfg, data, progress=not args.quiet)
