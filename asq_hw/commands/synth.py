@@ -1,4 +1,5 @@
-"""`asq-hw synth pe <PE flags> --target ice40|ecp5|xc7 [--json]`: measured resources and fmax.
+"""`asq-hw synth pe|array <PE flags> [--rows P] --target ice40|ecp5|xc7 [--json]`: measured
+resources and fmax.
 
 Generates the PE's Verilog (as `asq-hw verilog pe`), synthesises it with Yosys for the target,
 places and routes it in an I/O wrapper with nextpnr for fmax (ice40, ecp5), and counts
@@ -13,7 +14,7 @@ import json
 
 from asq_hw.commands.verilog import add_pe_args, pe_config
 
-TARGETS = ("pe",)
+TARGETS = ("pe", "array")
 
 
 def register(sub) -> None:
@@ -55,6 +56,31 @@ def run_pe(args) -> int:
         return 0
     label = (f"{man['top']} W{cfg.wbits}A{cfg.abits}{' signed' if cfg.act_signed else ''} "
              f"{cfg.variant} lanes {cfg.lanes}, acc_bits {man.get('acc_bits', cfg.acc_bits)}")
+    print(format_result(r, label))
+    return 0
+
+
+def _register_array(targets) -> None:
+    p = targets.add_parser("array", help="a P x Q POST array", description=__doc__)
+    p.add_argument("--rows", type=int, required=True, help="rows P (PEs, output channels)")
+    add_pe_args(p)
+    _add_synth_args(p)
+    p.set_defaults(func=run_array)
+
+
+def run_array(args) -> int:
+    from asq_hw.synth import synthesize
+    from hw.gen_array import generate_array
+
+    cfg = pe_config(args)
+    text, man = generate_array(cfg, args.rows)
+    r = synthesize(text, man["top"], args.target, fmax=not args.no_fmax,
+                   use_cache=not args.no_cache)
+    if args.json:
+        print(json.dumps({**r.to_dict(), "rows": args.rows, "config": cfg.to_dict()}))
+        return 0
+    label = (f"{man['top']} {args.rows}x{cfg.lanes} W{cfg.wbits}A{cfg.abits}"
+             f"{' signed' if cfg.act_signed else ''} {cfg.variant}, acc_bits {cfg.acc_bits}")
     print(format_result(r, label))
     return 0
 
