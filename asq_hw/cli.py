@@ -15,7 +15,7 @@ import sys
 from asq_hw.errors import UserError
 
 # In data-flow order; `asq-hw --help` lists them this way.
-COMMANDS = ("demo", "train", "eval", "verilog", "sim", "synth")
+COMMANDS = ("demo", "train", "eval", "verilog", "sim", "synth", "estimate", "calibrate", "sweep")
 
 
 def build_parser() -> argparse.ArgumentParser:

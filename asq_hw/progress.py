@@ -1,9 +1,10 @@
 """Progress on stderr for long commands: a tqdm bar per step.
 
 `Progress(enabled).step(desc, total=None)` is a context manager yielding a tqdm bar: with a
-`total` the caller advances it (`bar.update(n)`); without one it is a ticking bar that shows
-the elapsed time, refreshed twice a second from a helper thread, for steps that cannot
-report their own progress (a Verilator build, waiting for synthesis). On leaving the block the
+`total` the caller advances it (`bar.update(n)`); without one it shows the elapsed time,
+for steps that cannot report their own progress (a Verilator build, waiting for
+synthesis). Either way a helper thread refreshes it twice a second, so the clock runs
+between updates. On leaving the block the
 bar stays on screen with its final time, so a run's stderr is the list of its steps and how
 long each took. Every step's wall time is kept in `Progress.times` either way.
 
@@ -39,7 +40,7 @@ class Progress:
                    bar_format=fmt, dynamic_ncols=True, leave=True, mininterval=0.5)
         stop = threading.Event()
         ticker = None
-        if self.bars and total is None:
+        if self.bars:
             def tick():
                 while not stop.wait(0.5):
                     bar.refresh()

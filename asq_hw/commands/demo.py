@@ -1,7 +1,18 @@
-"""`asq-hw demo`: the main job. For now, a golden-model demonstration: the level table per
-bit width, a worked dot product in both variants, and the measured golden throughput."""
+"""`asq-hw demo [--out build/demo]`: the main job end to end (`make demo`).
+
+Trains the digits CNN with W4A4 POST weights and ASQ activations, exports it to integers,
+evaluates it (float, fake-quant, golden lut and dual), writes the Verilog of a P x Q POST
+array, co-simulates the network on the RTL array on the first K test images (every
+accumulator checked against golden), estimates the array and synthesises it (Yosys +
+nextpnr, in the background), sweeps weight bits for the POST / POT / INT quantizers, and
+writes OUT/report.md, OUT/report.html, OUT/plots/*.png and OUT/summary.json (keys: README).
+Trained models are cached under OUT/models (--fresh retrains). Exit status 1 if the RTL
+disagrees with golden anywhere; the report is written either way.
+"""
 
 from __future__ import annotations
+
+import sys
 
 import numpy as np
 
@@ -9,9 +20,38 @@ from asq_hw.config import WBITS_RANGE, PEConfig
 
 
 def register(sub) -> None:
-    p = sub.add_parser("demo", help="run the main job end to end",
+    from asq_hw.demo import DemoConfig
+    d = DemoConfig()
+    p = sub.add_parser("demo", help="run the main job end to end (make demo)",
                        description=__doc__)
-    p.add_argument("--out", default="build/demo", help="output folder (default build/demo)")
+    p.add_argument("--out", default=d.out, help=f"output folder (default {d.out})")
+    p.add_argument("--rows", type=int, default=d.rows, help=f"array rows P (default {d.rows})")
+    p.add_argument("--lanes", type=int, default=d.lanes,
+                   help=f"array lanes Q (default {d.lanes})")
+    p.add_argument("--variant", default=d.variant, choices=("lut", "dual"),
+                   help=f"MAC variant of the array (default {d.variant})")
+    p.add_argument("--images", type=int, default=d.images,
+                   help=f"test images through the RTL (default {d.images})")
+    p.add_argument("--sim", default=None, choices=("verilator", "icarus"),
+                   help="simulator (default: $SIM, else verilator)")
+    p.add_argument("--target", default=d.target, choices=("ice40", "ecp5", "xc7"),
+                   help=f"FPGA for estimate and synthesis (default {d.target})")
+    p.add_argument("--sweep-wbits", default=",".join(map(str, d.sweep_wbits)),
+                   help="weight widths of the accuracy sweep (default "
+                        f"{','.join(map(str, d.sweep_wbits))})")
+    p.add_argument("--sweep-epochs", type=int, nargs=2, metavar=("FLOAT", "QAT"),
+                   default=(d.sweep_float_epochs, d.sweep_epochs),
+                   help="epochs of each sweep training (default "
+                        f"{d.sweep_float_epochs} {d.sweep_epochs})")
+    p.add_argument("--no-rtl", action="store_true", help="skip the RTL co-simulation")
+    p.add_argument("--no-synth", action="store_true", help="skip synthesis (estimate only)")
+    p.add_argument("--fresh", action="store_true", help="retrain instead of reusing the "
+                                                       "models cached under OUT/models")
+    p.add_argument("--quick", action="store_true",
+                   help="tiny settings (width-4 network, 1-2 epochs, 2x4 array, 3 images, "
+                        "Icarus, 2-3 bit sweep): a smoke test of every step in about a "
+                        "minute, not meaningful figures")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
 
@@ -47,14 +87,93 @@ def worked_example() -> str:
     return "\n".join(lines)
 
 
+def _ints(text: str, field: str) -> tuple[int, ...]:
+    try:
+        vals = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise ValueError(f"{field} must be comma-separated integers, not {text!r}") from None
+    if not vals:
+        raise ValueError(f"{field} must name at least one value, not {text!r}")
+    return vals
+
+
+def demo_config(args):
+    from asq_hw.demo import DemoConfig
+    kw = dict(rows=args.rows, lanes=args.lanes, variant=args.variant, images=args.images,
+              sim=args.sim, target=args.target, rtl=not args.no_rtl, synth=not args.no_synth,
+              fresh=args.fresh, sweep_wbits=_ints(args.sweep_wbits, "sweep-wbits"),
+              sweep_float_epochs=args.sweep_epochs[0], sweep_epochs=args.sweep_epochs[1])
+    if args.quick:
+        d = DemoConfig()
+        # Explicit flags win over the quick settings.
+        changed = {k: v for k, v in kw.items()
+                   if k in ("rtl", "synth", "fresh", "target") or v != getattr(d, k)}
+        return DemoConfig.quick(args.out, **changed)
+    return DemoConfig(out=args.out, **kw)
+
+
+def summary_screen(s: dict) -> str:
+    """The one-screen summary printed at the end."""
+    acc, arr, rtl, res, thr = (s["accuracy"], s["array"], s.get("rtl"), s["resources"],
+                               s["throughput"])
+    m = s["model"]
+
+    def pct(v):
+        return "-" if v is None else f"{100 * v:.2f} %"
+
+    lines = [f"asq-hw demo: digits CNN W{m['wbits']}A{m['abits']} POST + ASQ "
+             f"({'cached' if m['cached'] else 'trained'}), {s['config']['out']}",
+             f"  accuracy ({acc['images']} test images): float {pct(acc['float'])}, "
+             f"fake-quant {pct(acc['fakequant'])}, golden lut {pct(acc['golden_lut'])}, "
+             f"dual {pct(acc['golden_dual'])}"]
+    if rtl is not None:
+        lines.append(f"  RTL {arr['rows']}x{arr['lanes']} {arr['variant']} ({rtl['sim']}, "
+                     f"{rtl['images']} images): {rtl['accumulators_checked']:,} accumulators, "
+                     f"{rtl['mismatches']} mismatches, {rtl['prediction_mismatches']} "
+                     f"prediction mismatches, accuracy {pct(rtl['accuracy'])}")
+    cyc = " ".join(f"{lay['name']} {lay['cycles']}" for lay in s["layers"])
+    lines.append(f"  cycles/image {thr['cycles_per_image']:,} ({cyc})")
+    est, syn = res["estimated"], res.get("synthesized")
+
+    def fig(d, k):
+        v = None if d is None else d.get(k)
+        return "-" if v is None else (f"{v:.1f}" if isinstance(v, float) else str(v))
+    lines.append(f"  {res['target']} LUTs est {fig(est, 'lut')} / synth {fig(syn, 'lut')}, "
+                 f"FFs {fig(est, 'ff')} / {fig(syn, 'ff')}, fmax {fig(est, 'fmax_mhz')} / "
+                 f"{fig(syn, 'fmax_mhz')} MHz")
+    if thr["images_per_s"]:
+        lines.append(f"  throughput at {thr['fmax_mhz']:.1f} MHz ({thr['fmax_source']}): "
+                     f"{thr['images_per_s']:,.0f} images/s, "
+                     f"{thr['macs_per_s'] / 1e6:,.1f} M MAC/s")
+    sw = s["sweep"]
+    by_q: dict[str, list[str]] = {}
+    for p in sw["points"]:
+        by_q.setdefault(p["weight_quant"].upper(), []).append(
+            f"W{p['wbits']} {100 * p['golden']:.1f}")
+    lines.append(f"  sweep ({sw['float_epochs']}+{sw['epochs']} epochs, golden %): " +
+                 "; ".join(f"{q} {', '.join(v)}" for q, v in by_q.items()))
+    front = [f"{p['label']} W{p['wbits']}" for p in
+             sorted(s["pareto"]["points"], key=lambda p: p["lut"]) if p["pareto"]]
+    lines.append(f"  Pareto (est. LUTs vs accuracy): {', '.join(front)}")
+    lines.append(f"  report: {s['config']['out']}/report.md, report.html, summary.json, plots/ "
+                 f"({s['timings']['total_s']:.0f} s)")
+    return "\n".join(lines)
+
+
 def run(args) -> int:
-    from asq_hw.bench.golden_pe import bench_pe_dot
+    from asq_hw.demo import run_demo
+    from asq_hw.progress import Progress
+
+    cfg = demo_config(args)
     print(level_table())
     print()
     print(worked_example())
-    print()
-    print("Golden pe_dot throughput (B=4096 dot products of N=576 terms, W4A4):")
-    for row in bench_pe_dot(repeats=3):
-        print(f"  {row['variant']:4s}: {row['pe_dot_mac_s'] / 1e6:8.1f} MMAC/s, numpy int64 "
-              f"{row['numpy_mac_s'] / 1e6:8.1f} MMAC/s, ratio {row['ratio']:.2f}x")
+    print(flush=True)
+    s = run_demo(cfg, Progress(not args.quiet))
+    print(summary_screen(s))
+    sys.stdout.flush()
+    rtl = s.get("rtl")
+    if rtl is not None and not rtl["ok"]:
+        print("asq-hw: the RTL disagrees with golden; see the report", file=sys.stderr)
+        return 1
     return 0

@@ -1,0 +1,87 @@
+"""`asq-hw sweep`: the resource estimator over a cross product of designs, in parallel.
+
+Every combination of --kind, --wbits, --abits, --variant, --rows, --lanes and --target is
+estimated (asq_hw.estimate: LUTs, FFs, carries, DSPs, BRAMs, fmax, transistors) in --jobs
+worker processes. POST designs are P x Q arrays (a 1 x Q array is the PE); the INT and POT
+baselines exist as single PEs (rows 1; other rows are skipped and counted) with no MAC
+variant. --synth N synthesises N of the configurations (spread evenly over the estimated LUT
+range) with Yosys and nextpnr, --jobs at a time, and adds the measured figures next to the
+estimate. Writes DIR/sweep.csv (one row per design) and DIR/sweep_pareto.png (estimated
+LUTs against peak GMAC/s = rows * lanes * fmax, the Pareto front of each target marked),
+both atomically.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def _list(text: str, field: str, conv=int) -> tuple:
+    try:
+        vals = tuple(conv(v.strip()) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise ValueError(f"{field} must be a comma-separated list, not {text!r}") from None
+    if not vals:
+        raise ValueError(f"{field} must name at least one value, not {text!r}")
+    return vals
+
+
+def register(sub) -> None:
+    p = sub.add_parser("sweep", help="estimate a cross product of designs (CSV + Pareto plot)",
+                       description=__doc__)
+    p.add_argument("--kind", default="post", help="post, int, pot, comma-separated "
+                                                  "(default post)")
+    p.add_argument("--wbits", default="2,3,4", help="weight bits, comma-separated (2,3,4)")
+    p.add_argument("--abits", default="4", help="activation bits (4)")
+    p.add_argument("--variant", default="lut,dual", help="POST MAC variants (lut,dual)")
+    p.add_argument("--rows", default="1", help="array rows P (1 = a PE)")
+    p.add_argument("--lanes", default="4,8", help="lanes Q (4,8)")
+    p.add_argument("--target", default="ice40", help="ice40, ecp5, xc7 (ice40)")
+    p.add_argument("--signed", action="store_true", help="two's complement activations")
+    p.add_argument("--frac-bits", type=int, default=8, help="LUT fraction bits F (8)")
+    p.add_argument("--max-len", type=int, default=4096,
+                   help="longest dot product the accumulator must hold (4096)")
+    p.add_argument("--acc-bits", type=int, default=None,
+                   help="accumulator width (default: the safe width for --max-len; narrower "
+                        "is refused)")
+    p.add_argument("--synth", type=int, default=0, metavar="N",
+                   help="also synthesise N configurations (default 0)")
+    p.add_argument("--jobs", type=int, default=None, metavar="J",
+                   help="worker processes (default: the CPU count)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--out", required=True, help="output folder")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from asq_hw.config import _check_int
+    from asq_hw.progress import Progress
+    from asq_hw.sweep import CSV_NAME, PLOT_NAME, cross_product, run_sweep
+
+    jobs = args.jobs if args.jobs is not None else (os.cpu_count() or 1)
+    _check_int("jobs", jobs, 1, 256)
+    _check_int("synth", args.synth, 0, 100000)
+    points, skipped = cross_product(
+        _list(args.kind, "kind", str), _list(args.wbits, "wbits"), _list(args.abits, "abits"),
+        _list(args.variant, "variant", str), _list(args.rows, "rows"),
+        _list(args.lanes, "lanes"), _list(args.target, "target", str), signed=args.signed,
+        frac_bits=args.frac_bits, max_len=args.max_len, acc_bits=args.acc_bits)
+    rows, times = run_sweep(points, args.out, synth=args.synth, jobs=jobs,
+                            progress=Progress(not args.quiet))
+    front = [r for r in rows if r["pareto"]]
+    print(f"{len(rows)} configurations estimated"
+          f"{f' ({skipped} baseline configurations with rows > 1 skipped)' if skipped else ''}, "
+          f"{sum(r['synth_lut'] is not None for r in rows)} synthesised, {jobs} jobs, "
+          f"{times['total_s']:.1f} s")
+    for r in sorted(front, key=lambda r: (r["target"], r["lut"]))[:10]:
+        print(f"  Pareto {r['target']}: {r['short']:28s} {r['lut']:6d} LUTs "
+              f"{r['peak_gmacs']:7.2f} GMAC/s")
+    syn = [r for r in rows if r["lut_error"] is not None]
+    if syn:
+        worst = max(syn, key=lambda r: abs(r["lut_error"]))
+        print(f"  synthesised: LUT estimate error {min(r['lut_error'] for r in syn):+.1%} .. "
+              f"{max(r['lut_error'] for r in syn):+.1%} (worst {worst['short']})")
+    print(f"wrote {args.out}/{CSV_NAME} and {args.out}/{PLOT_NAME}")
+    sys.stdout.flush()
+    return 0

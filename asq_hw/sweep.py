@@ -1,0 +1,312 @@
+"""Design-space sweeps (`asq-hw sweep`): the estimator over a cross product of
+configurations, in parallel processes, optionally back-annotated with real synthesis.
+
+A configuration (`SweepPoint`) is a design kind ('post' arrays of `rows` x `lanes` POST PEs,
+or the 'int' / 'pot' baseline PEs, which exist only as single PEs: rows = 1), a PEConfig and
+a target FPGA. `cross_product` builds the list from the flags; `estimate_all` runs the
+estimator (asq_hw.estimate) over it with a process pool; `pick_for_synthesis` chooses N of
+them spread evenly over the estimated LUT range; `synthesize_all` runs those through Yosys /
+nextpnr, each in its own stoppable process (asq_hw.jobs), J at a time; `pareto_flags` marks
+the points that no other point of the same target and precision beats on both cost (LUTs)
+and peak throughput (rows * lanes MACs per cycle at fmax). `write_outputs` writes DIR/sweep.csv and
+DIR/sweep_pareto.png atomically.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import csv
+import dataclasses
+import io
+import itertools
+import time
+from pathlib import Path
+
+from asq_hw.config import PEConfig
+from asq_hw.errors import UserError
+
+KINDS = ("post", "int", "pot")
+RESOURCE_KEYS = ("lut", "ff", "carry", "dsp", "bram", "fmax_mhz", "transistors")
+CSV_NAME = "sweep.csv"
+PLOT_NAME = "sweep_pareto.png"
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepPoint:
+    kind: str
+    cfg: PEConfig
+    rows: int
+    target: str
+
+    @property
+    def design(self) -> str:
+        return "array" if self.kind == "post" and self.rows > 1 else "pe"
+
+    @property
+    def kind_label(self) -> str:
+        return f"POST-{self.cfg.variant}" if self.kind == "post" else self.kind.upper()
+
+    @property
+    def short(self) -> str:
+        c = self.cfg
+        return f"{self.kind_label} W{c.wbits}A{c.abits} {self.rows}x{c.lanes}"
+
+
+def estimate_point(kind: str, cfg: PEConfig, rows: int | None, target: str) -> dict:
+    """The estimator's lut, ff, carry, dsp, bram, fmax_mhz, transistors (asq_hw.estimate)
+    for one design: a POST rows x lanes array (rows > 1) or PE (rows None or 1), or an
+    'int' / 'pot' baseline PE."""
+    from asq_hw.estimate import estimate
+    array = kind == "post" and rows is not None and rows > 1
+    return dict(estimate(cfg, target, kind=kind, rows=rows if array else None).values)
+
+
+def check_accumulator(cfg: PEConfig, acc_bits: int | None) -> None:
+    """Refuse an explicit accumulator narrower than the safe width for cfg.max_len terms
+    (it would overflow, and a sweep should compare designs that compute the same sums)."""
+    if acc_bits is not None and acc_bits < cfg.safe_acc_bits:
+        raise UserError(
+            f"acc-bits {acc_bits} is below the safe width {cfg.safe_acc_bits} for max-len "
+            f"{cfg.max_len} (wbits {cfg.wbits}, abits {cfg.abits}"
+            f"{' signed' if cfg.act_signed else ''}, {cfg.variant}): dot products that long "
+            "would overflow; refused (omit --acc-bits for the safe width, or lower --max-len)")
+
+
+def cross_product(kinds, wbits, abits, variants, rows, lanes, targets, *, signed=False,
+                  frac_bits=8, max_len=4096, acc_bits=None) -> tuple[list[SweepPoint], int]:
+    """(points, skipped): every combination; baselines (int, pot) only at rows = 1 and with
+    no variant of their own (one point per other combination). `skipped` counts the
+    baseline configurations with rows > 1, which have no design."""
+    for k in kinds:
+        if k not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {k!r}")
+    from asq_hw.config import _check_int
+    from asq_hw.mapper import ROWS_RANGE
+    from asq_hw.synth import TARGETS
+    for t in targets:
+        if t not in TARGETS:
+            raise ValueError(f"target must be one of {', '.join(TARGETS)}, not {t!r}")
+    for r in rows:
+        _check_int("rows", r, *ROWS_RANGE)
+    points, seen, skipped = [], set(), set()
+    for kind, w, a, v, r, q, t in itertools.product(kinds, wbits, abits, variants, rows, lanes,
+                                                    targets):
+        if kind != "post":
+            if r != 1:
+                skipped.add((kind, w, a, r, q, t))
+                continue
+            v = "lut"
+        cfg = PEConfig(wbits=w, abits=a, act_signed=signed, variant=v, frac_bits=frac_bits,
+                       lanes=q, max_len=max_len)
+        check_accumulator(cfg, acc_bits)
+        if acc_bits is not None:
+            cfg = cfg.replace(acc_bits=acc_bits)
+        key = (kind, cfg, r, t)
+        if key in seen:          # a baseline repeated once per --variant
+            continue
+        seen.add(key)
+        points.append(SweepPoint(kind, cfg, r, t))
+    return points, len(skipped)
+
+
+def _estimate_chunk(items: list[tuple[str, dict, int, str]]) -> list[dict]:
+    return [estimate_point(k, PEConfig.from_dict(c), r, t) for k, c, r, t in items]
+
+
+def estimate_all(points: list[SweepPoint], jobs: int = 1, progress=None) -> list[dict]:
+    """Estimates of every point, in order; `jobs` worker processes (1: in this process).
+    `progress(n)` is called with the number of points finished after each chunk."""
+    items = [(p.kind, p.cfg.to_dict(), p.rows, p.target) for p in points]
+    if jobs <= 1 or len(items) < 2:
+        out = []
+        for i in range(0, len(items), 16):
+            out += _estimate_chunk(items[i:i + 16])
+            if progress:
+                progress(len(out))
+        return out
+    size = max(1, min(64, len(items) // (4 * jobs) or 1))
+    chunks = [items[i:i + size] for i in range(0, len(items), size)]
+    results: list[list[dict] | None] = [None] * len(chunks)
+    done = 0
+    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs) as pool:
+        futs = {pool.submit(_estimate_chunk, c): i for i, c in enumerate(chunks)}
+        try:
+            for f in concurrent.futures.as_completed(futs):
+                results[futs[f]] = f.result()
+                done += len(chunks[futs[f]])
+                if progress:
+                    progress(done)
+        except BaseException:
+            for f in futs:
+                f.cancel()
+            raise
+    return [e for chunk in results for e in chunk]
+
+
+def pick_for_synthesis(rows: list[dict], n: int) -> list[int]:
+    """Indices of n points spread evenly over the estimated-LUT order (smallest and largest
+    included), so back-annotation covers the whole range; all of them if n >= len."""
+    order = sorted(range(len(rows)), key=lambda i: (rows[i]["lut"], i))
+    if n >= len(order):
+        return order
+    if n == 1:
+        return [order[len(order) // 2]]
+    return sorted({order[round(j * (len(order) - 1) / (n - 1))] for j in range(n)})
+
+
+def synth_point(kind: str, cfg: dict, rows: int, target: str) -> dict:
+    """Job body: generate the design's Verilog and synthesise it (SynthResult.to_dict)."""
+    from asq_hw.synth import synthesize
+    pe = PEConfig.from_dict(cfg)
+    if kind == "post" and rows > 1:
+        from hw.gen_array import generate_array
+        text, man = generate_array(pe, rows)
+    else:
+        from hw.gen import generate_pe
+        text, man = generate_pe(pe, kind)
+    r = synthesize(text, man["top"], target, fmax=True, transistors=True)
+    return r.to_dict()
+
+
+def synthesize_all(points: list[SweepPoint], indices: list[int], jobs: int = 1,
+                   progress=None) -> dict[int, dict]:
+    """{index: synthesis result} of points[indices], `jobs` at a time, each in its own
+    process group (stopped if this process fails or is interrupted)."""
+    from asq_hw.jobs import Job
+
+    pending = list(indices)
+    running: dict[int, Job] = {}
+    out: dict[int, dict] = {}
+    try:
+        while pending or running:
+            while pending and len(running) < max(1, jobs):
+                i = pending.pop(0)
+                p = points[i]
+                running[i] = Job.start("asq_hw.sweep:synth_point",
+                                       {"kind": p.kind, "cfg": p.cfg.to_dict(), "rows": p.rows,
+                                        "target": p.target}, label=f"synthesis of {p.short}")
+            for i, job in list(running.items()):
+                if job.wait(0.2):
+                    out[i] = job.result()
+                    del running[i]
+                    if progress:
+                        progress(len(out))
+    finally:
+        for job in running.values():
+            job.stop()
+    return out
+
+
+def pareto_flags(rows: list[dict], cost: str = "lut", value: str = "peak_gmacs") -> list[bool]:
+    """Within each group of equal precision and target (target, wbits, abits, signed): not
+    dominated by a point with cost <= and value >=, one strictly. Comparing only designs
+    of the same precision is what makes the front meaningful (fewer bits are always
+    cheaper). A point without the value (no fmax) is never on a front."""
+    def group(r):
+        return (r["target"], r.get("wbits"), r.get("abits"), r.get("signed"))
+    flags = []
+    for r in rows:
+        if r.get(value) is None or r.get(cost) is None:
+            flags.append(False)
+            continue
+        dominated = any(
+            q is not r and group(q) == group(r) and q.get(value) is not None
+            and q[cost] <= r[cost] and q[value] >= r[value]
+            and (q[cost] < r[cost] or q[value] > r[value]) for q in rows)
+        flags.append(not dominated)
+    return flags
+
+
+CSV_FIELDS = (["kind", "variant", "wbits", "abits", "signed", "rows", "lanes", "frac_bits",
+               "max_len", "acc_bits", "target", "design"] + list(RESOURCE_KEYS)
+              + ["macs_per_cycle", "peak_gmacs", "lut_per_mac", "pareto"]
+              + [f"synth_{k}" for k in RESOURCE_KEYS] + ["synth_device", "lut_error"])
+
+
+def table(points: list[SweepPoint], estimates: list[dict], synth: dict[int, dict]) -> list[dict]:
+    """One row per point: the configuration, the estimate, derived figures, and the
+    synthesis results where there are some (lut_error = estimate / synthesis - 1)."""
+    rows = []
+    for i, (p, e) in enumerate(zip(points, estimates, strict=True)):
+        c = p.cfg
+        macs = p.rows * c.lanes
+        r = {"kind": p.kind, "variant": c.variant if p.kind == "post" else "",
+             "wbits": c.wbits, "abits": c.abits, "signed": int(c.act_signed), "rows": p.rows,
+             "lanes": c.lanes, "frac_bits": c.frac_bits, "max_len": c.max_len,
+             "acc_bits": c.acc_bits, "target": p.target, "design": p.design,
+             **{k: e.get(k) for k in RESOURCE_KEYS}, "macs_per_cycle": macs,
+             "peak_gmacs": None if e.get("fmax_mhz") is None else macs * e["fmax_mhz"] / 1e3,
+             "lut_per_mac": e["lut"] / macs,
+             "kind_label": p.kind_label, "short": p.short}
+        s = synth.get(i)
+        for k in RESOURCE_KEYS:
+            r[f"synth_{k}"] = None if s is None else s.get(k)
+        r["synth_device"] = None if s is None else s.get("device")
+        r["lut_error"] = (e["lut"] / s["lut"] - 1) if s is not None and s.get("lut") else None
+        rows.append(r)
+    for r, f in zip(rows, pareto_flags(rows), strict=True):
+        r["pareto"] = int(f)
+    return rows
+
+
+def csv_text(rows: list[dict]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: ("" if r.get(k) is None else
+                        f"{r[k]:.6g}" if isinstance(r[k], float) else r[k]) for k in CSV_FIELDS})
+    return buf.getvalue()
+
+
+def write_outputs(rows: list[dict], out) -> tuple[Path, Path]:
+    """DIR/sweep.csv and DIR/sweep_pareto.png, rendered first and written atomically."""
+    from asq_hw import plots
+    from asq_hw.outputs import figure_png, write_bytes, write_text
+
+    out = Path(out)
+    targets = sorted({r["target"] for r in rows})
+    with_fmax = [r for r in rows if r["peak_gmacs"] is not None]
+    if with_fmax:
+        fig = plots.sweep_pareto(with_fmax, "lut", "peak_gmacs",
+                                 f"estimated LUTs vs peak GMAC/s ({', '.join(targets)}); "
+                                 f"{len(rows)} configurations")
+    else:   # xc7 only: no fmax, plot LUTs per MAC against MACs per cycle instead
+        for r in rows:
+            r["pareto"] = 0
+        fig = plots.sweep_pareto(rows, "lut", "macs_per_cycle",
+                                 f"estimated LUTs vs MACs per cycle ({', '.join(targets)})")
+    png = figure_png(fig)
+    text = csv_text(rows)
+    return write_text(out / CSV_NAME, text), write_bytes(out / PLOT_NAME, png)
+
+
+def run_sweep(points: list[SweepPoint], out, *, synth: int = 0, jobs: int = 1,
+              progress=None) -> tuple[list[dict], dict]:
+    """Estimate, optionally synthesise `synth` of them, write the outputs. Returns (rows,
+    timings). `progress`: an asq_hw.progress.Progress or None."""
+    from asq_hw.outputs import ensure_writable
+    from asq_hw.progress import Progress
+
+    pr = progress or Progress(False)
+    out = ensure_writable(out)
+    if not points:
+        raise UserError("the sweep has no configuration (baselines exist only for rows 1)")
+    if synth:
+        from asq_hw.synth.pnr import PNR_TARGETS
+        from asq_hw.synth.tools import tool_version
+        tool_version("yosys")
+        for t in {p.target for p in points} & set(PNR_TARGETS):
+            tool_version(f"nextpnr-{t}")
+    t0 = time.perf_counter()
+    with pr.step("estimate", total=len(points), unit="cfg") as bar:
+        est = estimate_all(points, jobs, lambda n: bar.update(n - bar.n))
+    pre = table(points, est, {})
+    chosen = pick_for_synthesis(pre, synth) if synth else []
+    results = {}
+    if chosen:
+        with pr.step("synthesis", total=len(chosen), unit="cfg") as bar:
+            results = synthesize_all(points, chosen, jobs, lambda n: bar.update(n - bar.n))
+    rows = table(points, est, results)
+    write_outputs(rows, out)
+    return rows, {"total_s": time.perf_counter() - t0, **pr.times}
