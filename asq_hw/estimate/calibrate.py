@@ -125,25 +125,23 @@ def _as_dict(names, c) -> dict[str, float]:
 
 
 def fit_lut(records: list[dict], target: str, exclude: int | None = None) -> dict:
-    """LUT coefficients of `target`: every feature but `mul` from the POST and POT designs
-    (shift-add datapaths), then `mul` (LUTs per product bit of an INT multiplier) from the
-    INT designs' residuals."""
-    base, rows, mul = [n for n in LUT_FEATURES if n != "mul"], [], []
+    """LUT coefficients of `target`: every feature but the multipliers' from the POST and
+    POT designs (shift-add datapaths), then `mul` and `mul_dsp` (LUTs per product bit of an
+    INT multiplier in logic, or around a DSP block) from the INT designs' residuals."""
+    muls = ("mul", "mul_dsp")
+    base = tuple(n for n in LUT_FEATURES if n not in muls)
+    rows, ints = [], []
     for i, r in enumerate(records):
         if r["target"] != target or i == exclude:
             continue
         f = lut_features(point_structure(r["point"]), target)
-        (mul if r["point"].kind == "int" else rows).append((f, r["measured"]["lut"]))
-    c = _as_dict(tuple(base), _weighted_fit([f for f, _ in rows], tuple(base),
-                                            [v for _, v in rows]))
-    num = den = 0.0
-    for f, v in mul:
-        if f["mul"]:
-            rest = sum(c.get(n, 0.0) * f[n] for n in base)
-            num += (v - rest) * f["mul"] / v**2
-            den += f["mul"] ** 2 / v**2
-    if den and num > 0:
-        c["mul"] = float(round(num / den, 6))
+        (ints if r["point"].kind == "int" else rows).append((f, r["measured"]["lut"]))
+    c = _as_dict(base, _weighted_fit([f for f, _ in rows], base, [v for _, v in rows]))
+    if ints:
+        x = np.array([[f[n] for n in muls] for f, _ in ints], dtype=float)
+        rest = np.array([v - sum(c.get(n, 0.0) * f[n] for n in base) for f, v in ints])
+        w = 1.0 / np.array([max(v, 1) for _, v in ints], dtype=float)
+        c.update(_as_dict(muls, nonneg_lstsq(x * w[:, None], rest * w)))
     return c
 
 
@@ -227,6 +225,9 @@ def provenance(records: list[dict], grid_name: str, wall_s: float) -> dict:
         "targets": sorted({r["target"] for r in records}, key=TARGETS.index),
         "tools": tools,
         "wall_s": round(wall_s, 1),
+        # Tool time as each result was first computed (the cache keeps it): what a run
+        # from an empty cache costs, divided by --jobs.
+        "synth_s": round(sum(sum(r.get("seconds_tools", {}).values()) for r in records), 1),
     }
 
 
@@ -348,8 +349,10 @@ def report_markdown(records: list[dict], coefs: dict, prov: dict, est: list[dict
         f"Grid `{prov['grid']}`: {n_post} POST designs (PEs over every (wbits, abits) pair "
         "2..6 x 2..8, both variants, signed and unsigned, lanes 1..8, frac_bits 4..16, "
         f"arrays 1x8 .. 8x8) and {n_base} baseline PEs (INT, POT), on "
-        + ", ".join(targets) + f"; calibration wall time {prov['wall_s']:.0f} s "
-        "(synthesis results are cached on disk: a second run takes seconds).",
+        + ", ".join(targets) + f". Synthesis of the grid, as first computed: "
+        f"{prov.get('synth_s', float('nan')):.0f} s of tool time (Yosys, nextpnr, CMOS), "
+        f"about that divided by --jobs in wall time; this run took {prov['wall_s']:.0f} s "
+        "(results cached on disk).",
         "",
         "Ground truth: Yosys (synth_ice40, synth_ecp5, synth_xilinx) cell counts of the "
         "design, nextpnr fmax of the design in a 3-pin I/O wrapper (ice40 HX8K, ECP5 "
@@ -394,9 +397,13 @@ def report_markdown(records: list[dict], coefs: dict, prov: dict, est: list[dict
                   f"{speed['ratio']:.1e}. `make bench` (asq_hw/bench/estimate_speed.py) "
                   "measures it again.", ""]
     lines += ["## Largest LUT errors (in-sample)", ""]
-    for t in targets:
-        for err, label, e, m in worst(records, est, "lut", t, 3):
-            lines.append(f"- {t}, {label}: estimate {e}, synthesis {m} ({_pct(err)})")
+    for title, sub in (("POST", is_post), ("baselines", lambda p: not is_post(p))):
+        rec = [(r, e) for r, e in zip(records, est, strict=True) if sub(r["point"])]
+        for t in targets:
+            for err, label, e, m in worst([r for r, _ in rec], [e for _, e in rec], "lut", t,
+                                          3):
+                lines.append(f"- {title}, {t}, {label}: estimate {e}, synthesis {m} "
+                             f"({_pct(err)})")
     lines += ["", "## Reproduce", "", "```",
               f"asq-hw calibrate --grid {prov['grid']} --jobs 2          # synthesise "
               "(cached), fit, write coefficients.json and this file",

@@ -58,13 +58,15 @@ def _count(columns: tuple, k: int, free_levels: int) -> int:
     return luts + sum(not _is_trivial(t) for t in level)
 
 
+@functools.cache
+def _reversal(n: int) -> tuple[int, ...]:
+    """Entry order of a table over n inputs with the inputs' order reversed."""
+    return tuple(int(format(a, f"0{n}b")[::-1], 2) if n else 0 for a in range(1 << n))
+
+
 def _reverse_inputs(t: tuple) -> tuple:
-    n = len(t).bit_length() - 1
-    out = [0] * len(t)
-    for a, v in enumerate(t):
-        r = int(format(a, f"0{n}b")[::-1], 2) if n else 0
-        out[r] = v
-    return tuple(out)
+    perm = _reversal(len(t).bit_length() - 1)
+    return tuple(t[i] for i in perm)
 
 
 @functools.lru_cache(maxsize=4096)

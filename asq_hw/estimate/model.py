@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 
-from asq_hw.estimate.logic import table_luts
+from asq_hw.estimate.logic import mux_luts, table_luts
 from asq_hw.estimate.structure import Structure
 
 TARGETS = ("ice40", "ecp5", "xc7")
@@ -53,8 +53,12 @@ BRAM_RULES = {
     "xc7": {"logic_bit": 1 / 64, "block_cost": 129, "width": 36, "bits": 18432},
 }
 
-LUT_FEATURES = ("adder", "acc_clear", "csa", "mux_full", "mux_half", "term_bits", "decoder",
-                "rom", "mul", "one")
+# Term-former counts come in two sets, one for the single-accumulator datapaths (POST lut,
+# POT) and one for dual, whose terms are gated per slot: synthesis maps the two differently
+# (ECP5's delay-first mapping in particular collapses dual's narrow per-bit cones).
+TERM_FEATURES = ("mux_full", "mux_half", "term_bits", "term_tree")
+LUT_FEATURES = ("adder", "acc_clear", "csa", *TERM_FEATURES,
+                *(f"dual_{n}" for n in TERM_FEATURES), "decoder", "rom", "mul", "mul_dsp", "one")
 CMOS_FEATURES = ("ff", "adder", "csa", "mux_full", "mux_half", "term_bits", "decoder",
                  "rom", "mul", "one")
 TIMING_FEATURES = ("one", "lut_levels", "carry_bits", "bram", "size")
@@ -85,9 +89,14 @@ def lut_features(st: Structure, target: str) -> dict[str, float]:
     adders = st.adders
     if target == "ecp5":       # a CCU2C holds the two LUT4s of its two bits
         add = sum(2 * -(-a.width // 2) for a in adders)
-    else:
+    elif target == "ice40":    # its flow finds the pass-through bits (structure.Adder)
+        add = sum(a.effective - a.trivial for a in adders)
+    else:                      # xc7 keeps a LUT per CARRY4 bit
         add = sum(a.effective for a in adders)
     full, half, bits = st.shifter
+    tree = sum(mux_luts(d + s, k) for d, s in st.terms)
+    terms = dict(zip(TERM_FEATURES, (full, half, bits, tree), strict=True))
+    dual = st.kind == "post" and st.cfg.variant == "dual"
     rom = 0
     if st.rom is not None and not rom_blocks(st, target):
         rom = st.roms * table_luts(st.rom[2], k, free)
@@ -96,10 +105,12 @@ def lut_features(st: Structure, target: str) -> dict[str, float]:
         "adder": add,
         "acc_clear": st.rows * st.slots * st.acc_bits,
         "csa": _csa_bits(st),
-        "mux_full": full, "mux_half": half, "term_bits": bits,
+        **{n: 0 if dual else v for n, v in terms.items()},
+        **{f"dual_{n}": v if dual else 0 for n, v in terms.items()},
         "decoder": dec,
         "rom": rom,
         "mul": 0 if int_dsps(st, target) else sum(a * w for a, w, _ in st.muls),
+        "mul_dsp": sum(a * w for a, w, _ in st.muls) if int_dsps(st, target) else 0,
         "one": 1,
     }
 
@@ -117,7 +128,7 @@ def cmos_features(st: Structure) -> dict[str, float]:
     rom = st.roms * table_luts(st.rom[2], 2, 0) if st.rom is not None else 0
     dec = st.rows * st.cfg.lanes * sum(table_luts((t,), 2, 0) for t in set(st.decoders))
     return {
-        "ff": st.ff, "adder": sum(a.width for a in st.adders), "csa": _csa_bits(st),
+        "ff": st.ff, "adder": sum(a.width - a.trivial for a in st.adders), "csa": _csa_bits(st),
         "mux_full": full, "mux_half": half, "term_bits": bits, "decoder": dec,
         "rom": rom, "mul": sum(a * w for a, w, _ in st.muls), "one": 1,
     }

@@ -379,6 +379,7 @@ class Adder:
     effective: int
     ports: tuple[int, ...]
     stage: int            # the tree's register stage it sits in; -1: the accumulator
+    trivial: int = 0      # low bits whose sum is one addend unchanged (no LUT)
 
 
 def _effective(tokens: list) -> int:
@@ -406,7 +407,7 @@ def _tree_and_acc(cfg: PEConfig, lane: _Lane, tw: int, acc_bits: int):
     def item(tokens, macc=None, eff=None):
         return {"tok": tokens, "macc": macc, "eff": _effective(tokens) if eff is None else eff}
 
-    def add(a: dict, b: dict, width: int) -> dict:
+    def add(a: dict, b: dict, width: int, carry) -> dict:
         ports = []
         for it in (a, b):
             m = it["macc"]
@@ -418,7 +419,17 @@ def _tree_and_acc(cfg: PEConfig, lane: _Lane, tw: int, acc_bits: int):
                 ports.append(len(it["tok"]))
         ports.append(2)
         eff = min(width, max(a["eff"], b["eff"]) + 1)
-        maccs.append({"y": width, "ports": ports, "eff": eff, "alive": True, "stage": stage[0]})
+        # Low bits where one addend repeats the carry-in c: c * (2**k - 1) + c = c * 2**k,
+        # so the sum's low k bits are the other addend's, no logic (a wbits-2 lut term).
+        trivial = 0
+        if carry not in (ZERO, ONE):
+            for it in (a, b):
+                k = 0
+                while k < len(it["tok"]) and it["tok"][k] == carry:
+                    k += 1
+                trivial = max(trivial, k)
+        maccs.append({"y": width, "ports": ports, "eff": eff, "alive": True, "stage": stage[0],
+                      "trivial": trivial})
         tok = [("add", len(maccs), k) for k in range(width)]
         return item(tok, len(maccs) - 1, eff)
 
@@ -444,20 +455,19 @@ def _tree_and_acc(cfg: PEConfig, lane: _Lane, tw: int, acc_bits: int):
             width = min(width + 1, acc_bits)
             nxt = []
             for j in range(0, len(level) - 1, 2):
-                nxt.append(add(level[j], level[j + 1], width))
-                cs.pop()
+                nxt.append(add(level[j], level[j + 1], width, cs.pop()))
             if len(level) % 2:
                 nxt.append(level[-1])
             level = nxt
             depth += 1
         acc = item([("acc", s, k) for k in range(acc_bits)])
         stage[0] = -1                                 # the accumulator's own stage
-        add(acc, item(sext(level[0]["tok"], acc_bits)), acc_bits)
+        add(acc, item(sext(level[0]["tok"], acc_bits)), acc_bits, cs[0])
         stage[0] = 0
         for k in range(acc_bits):                     # accumulator (reset) and result
             regs.reg(("acc", s, k), EN_RST, "acc")
             regs.reg(("result", s, k), EN, "acc")
-    adders = [Adder(m["y"], m["eff"], tuple(m["ports"]), m["stage"])
+    adders = [Adder(m["y"], m["eff"], tuple(m["ports"]), m["stage"], m["trivial"])
               for m in maccs if m["alive"]]
     return regs, adders, first_reg[0]
 

@@ -1,0 +1,91 @@
+"""`asq-hw calibrate [--grid small|full] [--targets T ...] [--jobs N] [--check]`: fit or check
+the estimator against synthesis.
+
+Synthesises every design of the grid (asq_hw/estimate/grid.py) for every target with
+`asq_hw.synth` (results cached on disk, so a repeated run takes seconds), fits the
+estimator's coefficients (asq_hw/estimate/calibrate.py) and writes them, with their
+provenance, to asq_hw/estimate/coefficients.json; then writes the error table (per target
+and resource: median and max relative error, in-sample and leave-one-out) with the commands
+that reproduce it to docs/estimator-accuracy.md. With --check nothing is refitted: the
+committed coefficients are evaluated and only the report is written. Files are written
+atomically. Exit status 1 when an accuracy goal is missed (the report says which).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+
+def register(sub) -> None:
+    p = sub.add_parser("calibrate", help="fit/check the estimator against synthesis",
+                       description=__doc__)
+    p.add_argument("--grid", default="full", choices=("small", "full"),
+                   help="design grid (default full: ~64 designs per target)")
+    p.add_argument("--targets", nargs="+", default=None, metavar="T",
+                   help="targets (default: ice40 ecp5 xc7)")
+    p.add_argument("--jobs", type=int, default=1, help="parallel synthesis runs (default 1)")
+    p.add_argument("--check", action="store_true",
+                   help="evaluate the committed coefficients; do not refit")
+    p.add_argument("--coefficients", default=None,
+                   help="coefficients file (default asq_hw/estimate/coefficients.json)")
+    p.add_argument("--report", default="docs/estimator-accuracy.md",
+                   help="where to write the error table (default docs/estimator-accuracy.md)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from asq_hw.config import _check_int
+    from asq_hw.estimate import COEFFICIENTS, TARGETS, load_coefficients
+    from asq_hw.estimate import calibrate as cal
+    from asq_hw.estimate.grid import grid
+    from hw.gen import write_atomic
+
+    targets = tuple(args.targets or TARGETS)
+    for t in targets:
+        if t not in TARGETS:
+            raise ValueError(f"targets must be among {', '.join(TARGETS)}, not {t!r}")
+    _check_int("jobs", args.jobs, 1, 64)
+    coef_path = Path(args.coefficients or COEFFICIENTS)
+    report = Path(args.report)
+    if not report.parent.is_dir():
+        raise FileNotFoundError(f"report folder {report.parent} does not exist")
+    points = grid(args.grid)
+    t0 = time.perf_counter()
+    show = sys.stderr.isatty()
+
+    def progress(done, total, recs):
+        if show:
+            print(f"  {done}/{total} {recs[0]['point'].label} ({time.perf_counter() - t0:.0f} s)",
+                  file=sys.stderr, flush=True)
+
+    records = cal.measure(points, targets, args.jobs, progress)
+    wall = time.perf_counter() - t0
+    prov = cal.provenance(records, args.grid, wall)
+    if args.check:
+        coefs = load_coefficients(coef_path)
+        mode = (f"check of the committed coefficients (fitted {coefs['provenance']['date']} "
+                f"with `{coefs['provenance']['command']}`)")
+    else:
+        coefs = {"provenance": prov, **cal.fit(records)}
+        mode = "fit (coefficients written to asq_hw/estimate/coefficients.json)"
+    est = cal.predictions(records, coefs)
+    loo = cal.predictions(records, coefs, loo=True)
+    speed = cal.measure_speed(records, coefs)
+    text = cal.report_markdown(records, coefs, prov, est, loo, speed, mode)
+    if not args.check:
+        write_atomic(coef_path, json.dumps(coefs, indent=1, sort_keys=True) + "\n")
+    write_atomic(report, text)
+    table = cal.error_table(records, est, lambda p: p.kind == "post")
+    print(f"{len(points)} designs x {len(targets)} targets in {wall:.0f} s; "
+          f"wrote {report}" + ("" if args.check else f" and {coef_path}"))
+    for t in targets:
+        cells = ", ".join(f"{k} {cal._cell(table[t].get(k), k)}" for k in cal.SHOWN
+                          if t in table and k in table[t])
+        print(f"  {t}: {cells}")
+    misses = cal.goal_misses(table)
+    for m in misses:
+        print(f"  goal missed: {m}")
+    return 1 if misses else 0
