@@ -27,8 +27,8 @@ def _num(v, digits: int = 2) -> str:
     if v is None:
         return "-"
     if isinstance(v, int):
-        return f"{v:,}".replace(",", " ")
-    return f"{v:.{digits}f}"
+        return f"{v:,}"
+    return f"{v:,.{digits}f}"
 
 
 def _si(v, unit: str) -> str:
@@ -66,7 +66,7 @@ def render_markdown(s: dict) -> str:
     add("")
     add(f"The digits CNN (width {m['width']}) with W{m['wbits']}A{m['abits']} POST weights and "
         f"ASQ activations, trained ({m['float_epochs']} float + {m['epochs']} QAT epochs, "
-        f"seed {m['seed']}), exported to integers, checked bit for bit on a "
+        f"seed {m['seed']}), exported to integers, checked bit for bit on the "
         f"{arr['rows']}x{arr['lanes']} RTL array of POST PEs ({arr['variant']} variant) and "
         f"measured on {res['target']}. Produced by `asq-hw demo --out {s['config']['out']}`; "
         f"every figure is also in `summary.json`.")

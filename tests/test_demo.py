@@ -15,9 +15,6 @@ from asq_hw.cli import main
 from asq_hw.outputs import leftovers
 from asq_hw.toolchain import have_simulator
 
-needs_coefficients = pytest.mark.skipif(
-    not __import__("asq_hw.estimate", fromlist=["COEFFICIENTS"]).COEFFICIENTS.is_file(),
-    reason="estimator not calibrated yet (asq_hw/estimate/coefficients.json: asq-hw calibrate)")
 needs_icarus = pytest.mark.skipif(not have_simulator("icarus"),
                                   reason="Icarus Verilog not installed (apt-get install iverilog)")
 
@@ -108,11 +105,18 @@ def quick_run(tmp_path_factory):
     return out, json.loads((out / "summary.json").read_text()), buf.getvalue()
 
 
-@needs_coefficients
 @pytest.mark.slow
 @pytest.mark.rtl
 @pytest.mark.synth
-def test_quick_demo_writes_every_output(quick_run):
+def test_quick_demo(quick_run, capsys):
+    """One test, so pytest-xdist runs the quick demo once: outputs, summary keys and
+    figures, then a re-run that reuses the cached models."""
+    check_outputs(quick_run)
+    check_summary(quick_run)
+    check_rerun(quick_run, capsys)
+
+
+def check_outputs(quick_run):
     out, s, stdout = quick_run
     for name in ("report.md", "report.html", "summary.json", *demo_plots()):
         assert (out / name).is_file() and (out / name).stat().st_size > 0, name
@@ -138,11 +142,7 @@ def demo_plots():
     return PLOTS.values()
 
 
-@needs_coefficients
-@pytest.mark.slow
-@pytest.mark.rtl
-@pytest.mark.synth
-def test_quick_demo_summary_keys_and_figures(quick_run):
+def check_summary(quick_run):
     from asq_hw import mapper
     from asq_hw.export import load_artifact
 
@@ -179,12 +179,9 @@ def test_quick_demo_summary_keys_and_figures(quick_run):
     assert s["plots"] == {k: v for k, v in s["plots"].items() if (out / v).is_file()}
 
 
-@needs_coefficients
-@pytest.mark.slow
-@pytest.mark.rtl
-@pytest.mark.synth
-def test_quick_demo_rerun_reuses_models(quick_run, capsys):
+def check_rerun(quick_run, capsys):
     out, first, _ = quick_run
+    capsys.readouterr()
     assert main(["demo", "--quick", "--quiet", "--no-rtl", "--out", str(out)]) == 0
     s = json.loads((out / "summary.json").read_text())
     assert s["model"]["cached"] and all(p["cached"] for p in s["sweep"]["points"])

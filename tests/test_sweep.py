@@ -112,12 +112,6 @@ def test_config_roundtrip_for_workers():
     assert PEConfig.from_dict(cfg.to_dict()) == cfg
 
 
-needs_coefficients = pytest.mark.skipif(
-    not __import__("asq_hw.estimate", fromlist=["COEFFICIENTS"]).COEFFICIENTS.is_file(),
-    reason="estimator not calibrated yet (asq_hw/estimate/coefficients.json: asq-hw calibrate)")
-
-
-@needs_coefficients
 def test_sweep_command_writes_csv_and_plot(tmp_path, capsys):
     from asq_hw.cli import main
     from asq_hw.estimate import estimate
@@ -142,7 +136,6 @@ def test_sweep_command_writes_csv_and_plot(tmp_path, capsys):
     assert any(r["pareto"] == "1" for r in rows)
 
 
-@needs_coefficients
 @pytest.mark.slow
 @pytest.mark.synth
 def test_sweep_back_annotates_with_synthesis(tmp_path, capsys):
