@@ -93,3 +93,11 @@ def test_goal_misses_name_target_key_and_figure():
 def test_point_labels_are_readable():
     assert grid("full")[0].label == "pe lut W2A2s q1 F12 L256"
     assert cal.Point("post", PEConfig(lanes=4), 8).label == "array lut W4A4 8x4 F8 L4096"
+
+
+def test_holdout_designs_lie_outside_the_grid():
+    from asq_hw.estimate.grid import holdout
+    held = holdout()
+    assert len(held) == 12 and not set(held) & set(grid("full"))
+    assert held == holdout()                                   # seeded: the same every run
+    assert any(p.rows for p in held) and any(p.rows is None for p in held)

@@ -1,7 +1,8 @@
 """`asq-hw calibrate [--grid small|full] [--targets T ...] [--jobs N] [--check]`: fit or check
 the estimator against synthesis.
 
-Synthesises every design of the grid (asq_hw/estimate/grid.py) for every target with
+Synthesises every design of the grid (asq_hw/estimate/grid.py; with the full grid also 12
+random designs outside it, checked but never fitted on) for every target with
 `asq_hw.synth` (results cached on disk, so a repeated run takes seconds), fits the
 estimator's coefficients (asq_hw/estimate/calibrate.py) and writes them, with their
 provenance, to asq_hw/estimate/coefficients.json; then writes the error table (per target
@@ -40,7 +41,7 @@ def run(args) -> int:
     from asq_hw.config import _check_int
     from asq_hw.estimate import COEFFICIENTS, TARGETS, load_coefficients
     from asq_hw.estimate import calibrate as cal
-    from asq_hw.estimate.grid import grid
+    from asq_hw.estimate.grid import grid, holdout
     from hw.gen import write_atomic
 
     targets = tuple(args.targets or TARGETS)
@@ -62,8 +63,9 @@ def run(args) -> int:
                   file=sys.stderr, flush=True)
 
     records = cal.measure(points, targets, args.jobs, progress)
+    held = cal.measure(holdout(), targets, args.jobs, progress) if args.grid == "full" else []
     wall = time.perf_counter() - t0
-    prov = cal.provenance(records, args.grid, wall)
+    prov = cal.provenance(records + held, args.grid, wall)
     if args.check:
         coefs = load_coefficients(coef_path)
         mode = (f"check of the committed coefficients (fitted {coefs['provenance']['date']} "
@@ -74,7 +76,8 @@ def run(args) -> int:
     est = cal.predictions(records, coefs)
     loo = cal.predictions(records, coefs, loo=True)
     speed = cal.measure_speed(records, coefs)
-    text = cal.report_markdown(records, coefs, prov, est, loo, speed, mode)
+    held_est = cal.predictions(held, coefs)
+    text = cal.report_markdown(records, coefs, prov, est, loo, speed, mode, held, held_est)
     if not args.check:
         write_atomic(coef_path, json.dumps(coefs, indent=1, sort_keys=True) + "\n")
     write_atomic(report, text)

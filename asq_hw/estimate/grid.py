@@ -89,6 +89,25 @@ def _baseline_points() -> list[Point]:
     return out
 
 
+def holdout(n: int = 12, seed: int = 42) -> list[Point]:
+    """`n` random POST designs outside the full grid (a fixed seed): checked with the fitted
+    coefficients, never fitted on, so their errors are out of sample."""
+    import random
+
+    rng = random.Random(seed)
+    taken = set(grid("full"))
+    out: list[Point] = []
+    while len(out) < n:
+        cfg = PEConfig(wbits=rng.randint(2, 6), abits=rng.randint(2, 8),
+                       act_signed=rng.random() < 0.3, variant=rng.choice(("lut", "dual")),
+                       lanes=rng.randint(1, 8), frac_bits=rng.choice((4, 6, 8, 10, 12)),
+                       max_len=rng.choice((256, 4096, 65536)))
+        p = Point("post", cfg, rng.choice((None, None, None, 2, 3, 4)))
+        if p not in taken and p not in out:
+            out.append(p)
+    return out
+
+
 def grid(size: str = "full") -> list[Point]:
     """The designs of grid `size` ('small' or 'full'), smallest first."""
     if size not in GRIDS:
