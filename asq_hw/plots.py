@@ -44,7 +44,7 @@ def accuracy_vs_wbits(sweep: dict, main: dict | None = None):
     ax.set_title(f"digits CNN, A{sweep['abits']}: accuracy vs weight bits "
                  f"({sweep['float_epochs']}+{sweep['epochs']} epochs)", fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     return fig
 
@@ -73,7 +73,7 @@ def pareto(par: dict):
     ax.set_ylabel("test accuracy (%)")
     ax.set_title(f"LUTs vs accuracy: {par['design']}", fontsize=9)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     return fig
 
@@ -120,11 +120,15 @@ def sweep_pareto(rows: list[dict], x: str, y: str, title: str):
         if r["pareto"]:
             fronts.setdefault((r["target"], r["wbits"], r["abits"]), []).append(r)
     styles = ("-", "--", ":", "-.")
+    many = len(fronts) > len(styles)
     for i, (key, front) in enumerate(sorted(fronts.items())):
         front.sort(key=lambda r: r[x])
-        ax.step([r[x] for r in front], [r[y] for r in front], where="post", color="#333333",
-                linewidth=1, linestyle=styles[i % len(styles)],
-                label=f"front {key[0]} W{key[1]}A{key[2]}", zorder=2)
+        # Few fronts: each its own style and legend entry; many: thin grey lines, one entry.
+        label = (f"front {key[0]} W{key[1]}A{key[2]}" if not many else
+                 f"Pareto fronts ({len(fronts)}: per target and precision)" if i == 0 else None)
+        ax.step([r[x] for r in front], [r[y] for r in front], where="post",
+                color="#777777" if many else "#333333", linewidth=0.6 if many else 1,
+                linestyle="-" if many else styles[i], label=label, zorder=2)
     synth = [r for r in rows if r.get("synth_lut") is not None]
     if synth and x == "lut":
         ax.scatter([r["synth_lut"] for r in synth], [r[y] for r in synth], s=40,

@@ -74,9 +74,11 @@ def run(args) -> int:
           f"{f' ({skipped} baseline configurations with rows > 1 skipped)' if skipped else ''}, "
           f"{sum(r['synth_lut'] is not None for r in rows)} synthesised, {jobs} jobs, "
           f"{times['total_s']:.1f} s")
-    for r in sorted(front, key=lambda r: (r["target"], r["lut"]))[:10]:
-        print(f"  Pareto {r['target']}: {r['short']:28s} {r['lut']:6d} LUTs "
-              f"{r['peak_gmacs']:7.2f} GMAC/s")
+    for target in sorted({r["target"] for r in front}):
+        pts = sorted((r for r in front if r["target"] == target), key=lambda r: r["lut"])
+        print(f"  {target}: {len(pts)} Pareto-optimal (per precision), cheapest: " +
+              ", ".join(f"{r['short']} {r['lut']} LUTs {r['peak_gmacs']:.2f} GMAC/s"
+                        for r in pts[:3]))
     syn = [r for r in rows if r["lut_error"] is not None]
     if syn:
         worst = max(syn, key=lambda r: abs(r["lut_error"]))
