@@ -88,19 +88,20 @@ def lut_features(st: Structure, target: str) -> dict[str, float]:
     k, free = LUT_K[target], FREE_MUX_LEVELS[target]
     adders = st.adders
     if target == "ecp5":       # a CCU2C holds the two LUT4s of its two bits
-        add = sum(2 * -(-a.width // 2) for a in adders)
+        add = st.rows * sum(2 * -(-a.width // 2) for a in adders)
     elif target == "ice40":    # its flow finds the pass-through bits (structure.Adder)
-        add = sum(a.effective - a.trivial for a in adders)
+        add = st.rows * sum(a.effective - a.trivial for a in adders)
     else:                      # xc7 keeps a LUT per CARRY4 bit
-        add = sum(a.effective for a in adders)
+        add = st.rows * sum(a.effective for a in adders)
     full, half, bits = st.shifter
-    tree = sum(mux_luts(d + s, k) for d, s in st.terms)
+    lanes = st.rows * st.cfg.lanes
+    tree = lanes * sum(mux_luts(d + s, k) for d, s in st.terms)
     terms = dict(zip(TERM_FEATURES, (full, half, bits, tree), strict=True))
     dual = st.kind == "post" and st.cfg.variant == "dual"
     rom = 0
     if st.rom is not None and not rom_blocks(st, target):
         rom = st.roms * table_luts(st.rom[2], k, free)
-    dec = st.rows * st.cfg.lanes * sum(table_luts((t,), k, free) for t in set(st.decoders))
+    dec = lanes * sum(table_luts((t,), k, free) for t in st.decoders)
     return {
         "adder": add,
         "acc_clear": st.rows * st.slots * st.acc_bits,
@@ -117,8 +118,8 @@ def lut_features(st: Structure, target: str) -> dict[str, float]:
 
 def _csa_bits(st: Structure) -> int:
     """Carry-save adder bits of merged adders: (multi-bit addends - 2) x width each."""
-    return sum((sum(1 for p in a.ports if p > 2) - 2) * a.width
-               for a in st.adders if len(a.ports) > 3)
+    return st.rows * sum((sum(1 for p in a.ports if p > 2) - 2) * a.width
+                         for a in st.adders if len(a.ports) > 3)
 
 
 def cmos_features(st: Structure) -> dict[str, float]:
@@ -126,9 +127,10 @@ def cmos_features(st: Structure) -> dict[str, float]:
     costed as 2-input gates."""
     full, half, bits = st.shifter
     rom = st.roms * table_luts(st.rom[2], 2, 0) if st.rom is not None else 0
-    dec = st.rows * st.cfg.lanes * sum(table_luts((t,), 2, 0) for t in set(st.decoders))
+    dec = st.rows * st.cfg.lanes * sum(table_luts((t,), 2, 0) for t in st.decoders)
     return {
-        "ff": st.ff, "adder": sum(a.width - a.trivial for a in st.adders), "csa": _csa_bits(st),
+        "ff": st.ff, "adder": st.rows * sum(a.width - a.trivial for a in st.adders),
+        "csa": _csa_bits(st),
         "mux_full": full, "mux_half": half, "term_bits": bits, "decoder": dec,
         "rom": rom, "mul": sum(a * w for a, w, _ in st.muls), "one": 1,
     }
@@ -152,10 +154,12 @@ def flip_flops(st: Structure, target: str) -> int:
 def carry_cells(st: Structure, target: str) -> int:
     """Carry cells of the adders (module docstring), without the multipliers' own."""
     if target == "ice40":
-        return sum(max(0, a.effective - 1) for a in st.adders)
-    if target == "ecp5":
-        return sum(-(-a.width // 2) for a in st.adders)
-    return sum(-(-a.effective // 4) for a in st.adders)
+        per_row = sum(max(0, a.effective - 1) for a in st.adders)
+    elif target == "ecp5":
+        per_row = sum(-(-a.width // 2) for a in st.adders)
+    else:
+        per_row = sum(-(-a.effective // 4) for a in st.adders)
+    return st.rows * per_row
 
 
 def _linear(coefs: dict[str, float], feats: dict[str, float]) -> float:
@@ -242,13 +246,13 @@ def resources(st: Structure, target: str, coefs: dict) -> dict:
         lut += 1                                       # the SRL16E
     mul_bits = sum(a * w for a, w, _ in st.muls)
     carry = carry_cells(st, target) + coefs["mul_carry"].get(target, 0.0) * mul_bits
+    fmax = fmax_mhz(st, target, coefs["timing"])
     return {
         "lut": max(0, round(lut)),
         "ff": flip_flops(st, target),
         "carry": max(0, round(carry)),
         "dsp": int_dsps(st, target),
         "bram": st.roms * rom_blocks(st, target),
-        "fmax_mhz": None if fmax_mhz(st, target, coefs["timing"]) is None
-        else round(fmax_mhz(st, target, coefs["timing"]), 2),
+        "fmax_mhz": None if fmax is None else round(fmax, 2),
         "transistors": max(0, round(_linear(coefs["cmos"], cmos_features(st)))),
     }

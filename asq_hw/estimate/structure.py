@@ -46,9 +46,10 @@ class Structure:
 
     ff: flip-flops after constant removal and merging; ff_raw: every register bit of the
     RTL; ff_groups: ff by block (act, lut, decode, term, control, tree, acc); adders:
-    output widths of the adders (tree adders and accumulators, each with a carry-in);
-    terms: (data inputs, select inputs) of every distinct term-former bit; decoders: truth
-    tables (over the code's magnitude bits) of the distinct non-trivial decoder outputs;
+    the Adders of one row (tree adders and accumulators; every row has the same);
+    terms: (data inputs, select inputs) of every distinct term-former bit of one lane
+    (rows x lanes such lanes); decoders: truth tables (over the code's magnitude bits) of
+    one lane's distinct non-trivial decoder outputs;
     rom: (depth, width, live column truth tables) of one lane's LUT ROM, or None; roms:
     how many such ROMs (one per lane, whatever `rows`); rom_regs: their read-register bits
     (all ROMs), which a block RAM absorbs; muls: (act bits, weight bits, product bits) of
@@ -68,9 +69,9 @@ class Structure:
     ff_raw: int
     ff_groups: dict
     adders: tuple
-    terms: tuple
-    shifter: tuple
-    decoders: tuple
+    terms: tuple          # one lane's (every core has rows x lanes of them)
+    shifter: tuple        # the whole design's
+    decoders: tuple       # one lane's
     rom: tuple | None
     roms: int
     rom_regs: int
@@ -530,10 +531,10 @@ def structure(cfg: PEConfig, kind: str = "post", rows: int = 1) -> Structure:
     return Structure(
         kind=kind, cfg=cfg, rows=rows, acc_bits=acc, term_width=tw, value_width=vw,
         tree_stages=ts, ff=sum(groups.values()), ff_raw=ff_raw, ff_groups=groups,
-        adders=tuple(adders) * rows,
-        terms=tuple(lane.term_bits) * (rows * q),
+        adders=tuple(adders),
+        terms=tuple(lane.term_bits),
         shifter=tuple(rows * q * n for n in lane.shifter),
-        decoders=tuple(lane.decoders) * (rows * q),
+        decoders=tuple(lane.decoders),
         rom=(1 << cfg.abits, len(rom_columns(cfg.abits, cfg.act_signed, cfg.frac_bits)),
              lane.rom) if lane.rom is not None and "lut" in shared_lane else None,
         roms=q if "lut" in shared_lane else 0, rom_regs=rom_regs,
