@@ -335,16 +335,22 @@ def run_demo(cfg: DemoConfig, progress=None, log=print) -> dict:
             summary["pareto"] = _pareto_points(cfg, arr_cfg, summary["sweep"]["points"])
 
         # 7. Synthesis result.
-        synth = None
+        synth, synth_error = None, None
         if job is not None:
             with pr.step(f"synthesis + place and route ({cfg.target}), background",
                          key="synth_wait"):
-                synth = job.result()
-            synth["job_s"] = job.seconds
+                try:
+                    synth = job.result()
+                    synth["job_s"] = job.seconds
+                except UserError as exc:
+                    # A tool failed or timed out: keep the rest of the run, say so in the
+                    # report; the command exits non-zero.
+                    synth_error = str(exc).splitlines()[0]
     finally:
         if job is not None:
             job.stop()
     summary["resources"] = _resources(cfg, est_array, synth)
+    summary["resources"]["synth_error"] = synth_error
     summary["throughput"] = _throughput(summary, lms, latency)
     summary["timings"] = {**{k: round(v, 2) for k, v in pr.times.items()},
                           "total_s": round(time.perf_counter() - t_start, 2)}

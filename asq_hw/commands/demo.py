@@ -7,7 +7,7 @@ accumulator checked against golden), estimates the array and synthesises it (Yos
 nextpnr, in the background), sweeps weight bits for the POST / POT / INT quantizers, and
 writes OUT/report.md, OUT/report.html, OUT/plots/*.png and OUT/summary.json (keys: README).
 Trained models are cached under OUT/models (--fresh retrains). Exit status 1 if the RTL
-disagrees with golden anywhere; the report is written either way.
+disagrees with golden anywhere or synthesis fails; the report is written either way.
 """
 
 from __future__ import annotations
@@ -175,5 +175,9 @@ def run(args) -> int:
     rtl = s.get("rtl")
     if rtl is not None and not rtl["ok"]:
         print("asq-hw: the RTL disagrees with golden; see the report", file=sys.stderr)
+        return 1
+    if s["resources"]["synth_error"]:
+        print(f"asq-hw: synthesis failed ({s['resources']['synth_error']}); the report has "
+              "the estimate only", file=sys.stderr)
         return 1
     return 0
