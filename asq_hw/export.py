@@ -253,6 +253,9 @@ def export_model(model, dataset, frac_bits: int = DEFAULT_FRAC_BITS,
                 op["act_in"] = {"abits": aq.abits, "signed": aq.signed,
                                 "step": float(aq.step().item()), "adapter": adapter}
                 op["output"] = "codes"
+                if not torch.isfinite(mod.weight).all():
+                    raise ValueError(f"export: {name} (layers.{path}.weight): weights must "
+                                     "be finite, not NaN or inf")
                 tensors[f"{name}.codes"] = wq.codes(mod.weight).reshape(k, -1).numpy()
                 tensors[f"{name}.alpha"] = _f32(wq.alpha())
                 tensors[f"{name}.bn_scale"] = _f32(g)

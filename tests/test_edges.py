@@ -86,7 +86,8 @@ def test_non_finite_weights_are_refused_at_export(bad):
     model.eval()
     with torch.no_grad():
         model.layers[3].weight[1, 2, 0, 0] = bad
-    with pytest.raises(ValueError, match="^weights must be finite, not NaN or inf$"):
+    with pytest.raises(ValueError, match=r"^export: conv1 \(layers\.3\.weight\): weights must be "
+                                         r"finite, not NaN or inf$"):
         export_model(model, data)
 
 
@@ -95,7 +96,8 @@ def test_diverged_training_exports_nothing(tmp_path, capsys):
     out = tmp_path / "m"
     assert main(["train", "--width", "4", "--float-epochs", "1", "--epochs", "0", "--lr",
                  "1e30", "--quiet", "--out", str(out)]) == 2
-    assert one_line(capsys) == "weights must be finite, not NaN or inf"
+    assert one_line(capsys) == ("export: conv0 (layers.0.weight): weights must be finite, "
+                                "not NaN or inf")
     assert list(out.iterdir()) == []           # no artifact, no checkpoint
 
 
