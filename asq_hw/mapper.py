@@ -40,7 +40,7 @@ import math
 
 import numpy as np
 
-from asq_hw.config import ABITS_RANGE, LANES_RANGE, PEConfig, _check_int
+from asq_hw.config import ABITS_RANGE, LANES_RANGE, PEConfig, _check_int, act_range
 from asq_hw.errors import UserError
 
 # Array rows P (hw/array.PostArray): replicated cores; the bound only keeps a typo from
@@ -131,8 +131,7 @@ def array_config(artifact, variant: str, lanes: int, frac_bits: int | None = Non
     signed = any(c.act_signed for c in cfgs)
     lo, hi = min(c.act_min for c in cfgs), max(c.act_max for c in cfgs)
     for abits in range(ABITS_RANGE[0], ABITS_RANGE[1] + 1):
-        a_lo, a_hi = (-(1 << (abits - 1)), (1 << (abits - 1)) - 1) if signed \
-            else (0, (1 << abits) - 1)
+        a_lo, a_hi = act_range(abits, signed)
         if a_lo <= lo and hi <= a_hi:
             break
     else:
