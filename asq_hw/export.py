@@ -39,14 +39,13 @@ import copy
 import hashlib
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from asq_hw.config import ABITS_RANGE, FRAC_BITS_RANGE, VARIANTS, WBITS_RANGE, PEConfig
 from asq_hw.errors import UserError
+from asq_hw.outputs import write_bytes
 
 FORMAT = "asq-hw-artifact"
 VERSION = 1
@@ -313,26 +312,6 @@ def _json_bytes(meta: dict) -> bytes:
     return (json.dumps(meta, indent=1, allow_nan=False) + "\n").encode()
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write via a temporary file in the same folder and os.replace, so `path` is either
-    the old file or the complete new one; permissions as a plain open() would give."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_raw(directory, meta: dict, tensors: dict[str, np.ndarray]) -> None:
     """Write the two files without validation (tensors first, JSON last, each atomically),
     setting meta["tensors_sha256"]. save_artifact is the validated entry point."""
@@ -340,8 +319,8 @@ def write_raw(directory, meta: dict, tensors: dict[str, np.ndarray]) -> None:
     d.mkdir(parents=True, exist_ok=True)
     blob = _tensor_bytes(tensors)
     meta = dict(meta, tensors_sha256=hashlib.sha256(blob).hexdigest())
-    _atomic_write(d / TENSORS_NAME, blob)
-    _atomic_write(d / JSON_NAME, _json_bytes(meta))
+    write_bytes(d / TENSORS_NAME, blob)
+    write_bytes(d / JSON_NAME, _json_bytes(meta))
 
 
 def save_artifact(artifact: Artifact, directory) -> None:

@@ -207,7 +207,7 @@ def save_checkpoint(result: TrainResult, data: Dataset, directory,
     it, so eval never compares an artifact with another run's models."""
     from safetensors.torch import save
 
-    from asq_hw.export import _atomic_write
+    from asq_hw.outputs import write_bytes
     tensors = {f"float.{k}": v.detach().contiguous()
                for k, v in result.float_model.state_dict().items()}
     tensors.update({f"qat.{k}": v.detach().contiguous()
@@ -221,7 +221,7 @@ def save_checkpoint(result: TrainResult, data: Dataset, directory,
         "artifact_sha256": artifact_sha256})}
     path = Path(directory) / CHECKPOINT_NAME
     path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write(path, save(tensors, metadata=meta))
+    write_bytes(path, save(tensors, metadata=meta))
     return path
 
 

@@ -12,8 +12,6 @@ functions with `kind`.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from amaranth.back import verilog
@@ -21,6 +19,7 @@ from amaranth.hdl import Shape
 from amaranth.lib.wiring import Flow
 
 from asq_hw.config import PEConfig
+from asq_hw.outputs import write_text
 
 KINDS = ("post", "int", "pot")
 
@@ -80,19 +79,6 @@ def manifest_text(man: dict) -> str:
     return json.dumps(man, indent=2, sort_keys=True) + "\n"
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temporary file in the same folder and os.replace."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_pe(cfg: PEConfig, out_dir, kind: str = "post") -> tuple[Path, Path, dict]:
     """Generate and write DIR/<top>.v and DIR/<top>.json; returns their paths and the
     manifest. An unchanged file is not rewritten (its mtime stays, so builds reuse it)."""
@@ -108,6 +94,6 @@ def write_design(text: str, man: dict, out_dir) -> tuple[Path, Path, dict]:
     for suffix, content in ((".v", text), (".json", manifest_text(man))):
         p = out / f"{man['top']}{suffix}"
         if not (p.is_file() and p.read_text(encoding="utf-8") == content):
-            write_atomic(p, content)
+            write_text(p, content)
         paths.append(p)
     return paths[0], paths[1], man

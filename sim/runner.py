@@ -27,8 +27,9 @@ from pathlib import Path
 
 from asq_hw.config import PEConfig
 from asq_hw.errors import UserError
+from asq_hw.outputs import write_text
 from asq_hw.toolchain import SIMULATORS, use_simulator
-from hw.gen import generate_pe, manifest_text, write_atomic
+from hw.gen import generate_pe, manifest_text
 
 BUILD_ENV = "ASQ_HW_BUILD"
 TIMESCALE = ("1ns", "1ps")
@@ -109,7 +110,7 @@ def build(cfg: PEConfig, sim: str | None = None, *, kind: str = "post", root=Non
         stamp = bdir / _STAMP
         if not (stamp.is_file() and stamp.read_text() == key):
             for name, content in ((verilog, text), (bdir / f"{top}.json", manifest_text(man))):
-                write_atomic(name, content)
+                write_text(name, content)
             runner = get_runner(sim)
             log = bdir / "build.log"
             try:
@@ -147,7 +148,7 @@ def run(b: Build, phases: list[dict], *, keep: bool = False) -> list[dict]:
     vectors = [phase_vectors(p, b.cfg, b.manifest["top"], acc_bits) for p in phases]
     job = {**b.manifest, "phases": vectors, "result": str(result)}
     job_path = run_dir / "job.json"
-    write_atomic(job_path, json.dumps(job))
+    write_text(job_path, json.dumps(job))
     log = run_dir / "sim.log"
     runner = get_runner(b.sim)
     try:

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from asq_hw.mapper import unpack_bits
-from hw.gen import write_atomic
+from asq_hw.outputs import write_text
 from sim import link
 from sim.runner import TIMESCALE, Build, SimulationError, _tail
 from sim.tb_array import JOB_ENV
@@ -78,7 +78,7 @@ class ArraySession:
         self.log = self.run_dir / "sim.log"
         job = self.run_dir / "job.json"
         import json
-        write_atomic(job, json.dumps({"socket": path, "out_names": self.out_names}))
+        write_text(job, json.dumps({"socket": path, "out_names": self.out_names}))
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._simulate, args=(job,), daemon=True)
         self._sock: socket.socket | None = None

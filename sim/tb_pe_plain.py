@@ -23,8 +23,8 @@ import re
 import subprocess
 from pathlib import Path
 
+from asq_hw.outputs import write_text
 from asq_hw.toolchain import find_simulator
-from hw.gen import write_atomic
 from sim.runner import SimulationError
 
 MAX_GAP = 255
@@ -70,7 +70,7 @@ def write_bench(manifest: dict, ph: dict, out_dir) -> Path:
         "expect.hex": _hex_lines(expected, rw),
     }
     for name, text in files.items():
-        write_atomic(out / name, text)
+        write_text(out / name, text)
     name = {role: _port(manifest, role)["name"] for role in
             ("clk", "rst", "in_valid", "in_ready", "in_act", "in_code", "in_last",
              "out_valid", "out_ready")}
@@ -165,7 +165,7 @@ module tb_{top};
 endmodule
 """
     path = out / f"tb_{top}.v"
-    write_atomic(path, tb)
+    write_text(path, tb)
     return path
 
 

@@ -42,7 +42,7 @@ def run(args) -> int:
     from asq_hw.estimate import COEFFICIENTS, TARGETS, load_coefficients
     from asq_hw.estimate import calibrate as cal
     from asq_hw.estimate.grid import grid, holdout
-    from hw.gen import write_atomic
+    from asq_hw.outputs import write_text
 
     targets = tuple(args.targets or TARGETS)
     for t in targets:
@@ -79,8 +79,8 @@ def run(args) -> int:
     held_est = cal.predictions(held, coefs)
     text = cal.report_markdown(records, coefs, prov, est, loo, speed, mode, held, held_est)
     if not args.check:
-        write_atomic(coef_path, json.dumps(coefs, indent=1, sort_keys=True) + "\n")
-    write_atomic(report, text)
+        write_text(coef_path, json.dumps(coefs, indent=1, sort_keys=True) + "\n")
+    write_text(report, text)
     table = cal.error_table(records, est, lambda p: p.kind == "post")
     print(f"{len(points)} designs x {len(targets)} targets in {wall:.0f} s; "
           f"wrote {report}" + ("" if args.check else f" and {coef_path}"))
