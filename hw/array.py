@@ -31,12 +31,11 @@ from __future__ import annotations
 
 from amaranth.hdl import Module, Signal, unsigned
 from amaranth.lib import wiring
-from amaranth.lib.wiring import In, Out
 
 from asq_hw.config import PEConfig, _check_int
 from asq_hw.mapper import ROWS_RANGE
 from hw.lut import ActStage
-from hw.pe import PostCore, pe_latency
+from hw.pe import PostCore, pe_latency, stream_members
 
 
 def acc_port_names(variant: str) -> tuple[str, ...]:
@@ -63,19 +62,8 @@ class PostArray(wiring.Component):
         self.acc_bits = cfg.acc_bits
         self.acc_ports = acc_port_names(cfg.variant)
         self.latency = pe_latency(cfg)
-        q = cfg.lanes
-        members = {
-            "in_valid": In(1),
-            "in_ready": Out(1),
-            "in_act": In(q * cfg.abits),
-            "in_code": In(rows * q * cfg.wbits),
-            "in_last": In(1),
-            "out_valid": Out(1),
-            "out_ready": In(1),
-        }
-        for name in self.acc_ports:
-            members[name] = Out(unsigned(rows * cfg.acc_bits))
-        super().__init__(members)
+        super().__init__(stream_members(cfg, rows * cfg.lanes * cfg.wbits, self.acc_ports,
+                                        unsigned(rows * cfg.acc_bits)))
 
     def elaborate(self, platform):
         m = Module()

@@ -39,6 +39,24 @@ def pe_latency(cfg: PEConfig) -> int:
     return 1 + 1 + tree_stages(cfg.lanes) + 1
 
 
+def stream_members(cfg: PEConfig, code_width: int, acc_ports, acc_shape) -> dict:
+    """The ports of spec section 6 (clk and rst come from the `sync` domain): the
+    handshake, Q lanes of activations, `code_width` bits of codes, one `acc_shape` output
+    per name in `acc_ports`."""
+    members = {
+        "in_valid": In(1),
+        "in_ready": Out(1),
+        "in_act": In(cfg.lanes * cfg.abits),
+        "in_code": In(code_width),
+        "in_last": In(1),
+        "out_valid": Out(1),
+        "out_ready": In(1),
+    }
+    for name in acc_ports:
+        members[name] = Out(acc_shape)
+    return members
+
+
 def _check_cfg(cfg) -> None:
     if not isinstance(cfg, PEConfig):
         raise ValueError(f"cfg must be a PEConfig, not {type(cfg).__name__}")
@@ -151,19 +169,8 @@ class StreamPE(wiring.Component):
         self.acc_ports = acc_ports
         self.with_lut = with_lut
         self.latency = pe_latency(cfg)
-        q = cfg.lanes
-        members = {
-            "in_valid": In(1),
-            "in_ready": Out(1),
-            "in_act": In(q * cfg.abits),
-            "in_code": In(q * cfg.wbits),
-            "in_last": In(1),
-            "out_valid": Out(1),
-            "out_ready": In(1),
-        }
-        for name in acc_ports:
-            members[name] = Out(signed(acc_bits))
-        super().__init__(members)
+        super().__init__(stream_members(cfg, cfg.lanes * cfg.wbits, acc_ports,
+                                        signed(acc_bits)))
 
     def _make_core(self) -> wiring.Component:
         raise NotImplementedError

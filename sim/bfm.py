@@ -147,6 +147,19 @@ def latencies(drv: StreamDriver, mon: StreamMonitor) -> list[int]:
     return [b - a for a, b in zip(drv.last_edges, mon.edges, strict=False)]
 
 
+async def reset_cocotb(dut, out_ready: int = 0, cycles: int = 2) -> None:
+    """Synchronous reset with the inputs idle and out_ready at `out_ready`."""
+    from cocotb.triggers import ClockCycles
+
+    dut.in_valid.value = 0
+    dut.in_last.value = 0
+    dut.out_ready.value = out_ready
+    dut.rst.value = 1
+    await ClockCycles(dut.clk, cycles)
+    dut.rst.value = 0
+    await ClockCycles(dut.clk, 1)
+
+
 async def run_cocotb(dut, drv: StreamDriver, mon: StreamMonitor, out_names: Sequence[str],
                      max_cycles: int, drain: int = 16) -> int:
     """Clock loop for cocotb: drive `drv`, serve `mon` until it is done and `drain` cycles

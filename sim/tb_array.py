@@ -40,9 +40,10 @@ from pathlib import Path
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, FallingEdge
+from cocotb.triggers import FallingEdge
 
 from sim import link
+from sim.bfm import reset_cocotb
 
 JOB_ENV = "ASQ_TB_ARRAY_JOB"
 NO_DELAY = 3      # cocotb.handle._GPISetAction.NO_DELAY: write now, readable at once
@@ -68,15 +69,9 @@ class Ports:
         self.out_names = out_names
 
 
-async def reset(dut, cycles: int = 2) -> None:
-    """Synchronous reset with the inputs idle, then out_ready high (the fast loop's state)."""
-    dut.in_valid.value = 0
-    dut.in_last.value = 0
-    dut.out_ready.value = 1
-    dut.rst.value = 1
-    await ClockCycles(dut.clk, cycles)
-    dut.rst.value = 0
-    await ClockCycles(dut.clk, 1)
+async def reset(dut) -> None:
+    """Synchronous reset, then out_ready high (the fast loop's state)."""
+    await reset_cocotb(dut, out_ready=1)
 
 
 async def stream_image(p: Ports, acts: list[str], codes: list[str], tiles: int,

@@ -24,22 +24,10 @@ from pathlib import Path
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles
 
-from sim.bfm import Scoreboard, StreamDriver, StreamMonitor, latencies, run_cocotb
+from sim.bfm import Scoreboard, StreamDriver, StreamMonitor, latencies, reset_cocotb, run_cocotb
 
 JOB_ENV = "ASQ_TB_JOB"
-
-
-async def reset(dut, cycles: int = 2) -> None:
-    """Synchronous reset with the inputs idle."""
-    dut.in_valid.value = 0
-    dut.in_last.value = 0
-    dut.out_ready.value = 0
-    dut.rst.value = 1
-    await ClockCycles(dut.clk, cycles)
-    dut.rst.value = 0
-    await ClockCycles(dut.clk, 1)
 
 
 def _write_json(path: Path, data) -> None:
@@ -52,7 +40,7 @@ async def run_phase(dut, ph: dict, out_names: list[str], latency: int) -> dict:
     """Stream one phase through the DUT and score it."""
     drv = StreamDriver(ph["act"], ph["code"], ph["last"], ph["gaps"])
     mon = StreamMonitor(ph["ready"], ph["dots"])
-    await reset(dut)
+    await reset_cocotb(dut)
     t0 = time.perf_counter()
     cycles = await run_cocotb(dut, drv, mon, out_names,
                               max_cycles=20 * (len(ph["act"]) + latency) + 1000)
