@@ -11,6 +11,14 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def _quantized(layer, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(input, weight) of `layer` through its quantizers (None: float)."""
+    if layer.act_quant is not None:
+        x = layer.act_quant(x)
+    w = layer.weight if layer.weight_quant is None else layer.weight_quant(layer.weight)
+    return x, w
+
+
 class QConv2d(nn.Conv2d):
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
                  padding: int = 0, bias: bool = False, weight_quant: nn.Module | None = None,
@@ -21,9 +29,7 @@ class QConv2d(nn.Conv2d):
         self.act_quant = act_quant
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.act_quant is not None:
-            x = self.act_quant(x)
-        w = self.weight if self.weight_quant is None else self.weight_quant(self.weight)
+        x, w = _quantized(self, x)
         return F.conv2d(x, w, self.bias, self.stride, self.padding)
 
 
@@ -35,9 +41,7 @@ class QLinear(nn.Linear):
         self.act_quant = act_quant
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.act_quant is not None:
-            x = self.act_quant(x)
-        w = self.weight if self.weight_quant is None else self.weight_quant(self.weight)
+        x, w = _quantized(self, x)
         return F.linear(x, w, self.bias)
 
 
