@@ -13,17 +13,12 @@ from __future__ import annotations
 
 import json
 
-from asq_hw.commands.verilog import add_pe_args, pe_config
-
-TARGETS = ("pe", "array", "model")
+from asq_hw.commands.verilog import add_design_command, add_kind_arg, add_pe_args, pe_config
 
 
 def register(sub) -> None:
-    p = sub.add_parser("estimate", help="analytical resources, fmax, cycles (no synthesis)",
-                       description=__doc__)
-    targets = p.add_subparsers(dest="design", required=True, metavar="DESIGN")
-    for name in TARGETS:
-        globals()[f"_register_{name}"](targets)
+    add_design_command(sub, "estimate", "analytical resources, fmax, cycles (no synthesis)",
+                       __doc__, (_register_pe, _register_array, _register_model))
 
 
 def _add_target(p) -> None:
@@ -36,8 +31,7 @@ def _add_target(p) -> None:
 def _register_pe(targets) -> None:
     p = targets.add_parser("pe", help="one PE", description=__doc__)
     add_pe_args(p)
-    p.add_argument("--kind", default="post", choices=("post", "int", "pot"),
-                   help="post (default) or a baseline: int (multiplier), pot (shift only)")
+    add_kind_arg(p)
     _add_target(p)
     p.set_defaults(func=run_pe)
 

@@ -22,17 +22,12 @@ from __future__ import annotations
 
 import time
 
-from asq_hw.commands.verilog import add_pe_args, pe_config
-
-TARGETS = ("pe", "model")
+from asq_hw.commands.verilog import add_design_command, add_pe_args, pe_config
 
 
 def register(sub) -> None:
-    p = sub.add_parser("sim", help="verify generated RTL with cocotb against the golden model",
-                       description=__doc__)
-    targets = p.add_subparsers(dest="target", required=True, metavar="TARGET")
-    for name in TARGETS:
-        globals()[f"_register_{name}"](targets)
+    add_design_command(sub, "sim", "verify generated RTL with cocotb against the golden model",
+                       __doc__, (_register_pe, _register_model), metavar="TARGET")
 
 
 def _register_pe(targets) -> None:

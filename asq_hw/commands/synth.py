@@ -12,17 +12,12 @@ from __future__ import annotations
 
 import json
 
-from asq_hw.commands.verilog import add_pe_args, pe_config
-
-TARGETS = ("pe", "array")
+from asq_hw.commands.verilog import add_design_command, add_kind_arg, add_pe_args, pe_config
 
 
 def register(sub) -> None:
-    p = sub.add_parser("synth", help="synthesise and place-and-route: measured resources, fmax",
-                       description=__doc__)
-    targets = p.add_subparsers(dest="design", required=True, metavar="DESIGN")
-    for name in TARGETS:
-        globals()[f"_register_{name}"](targets)
+    add_design_command(sub, "synth", "synthesise and place-and-route: measured resources, fmax",
+                       __doc__, (_register_pe, _register_array))
 
 
 def _add_synth_args(p) -> None:
@@ -37,27 +32,19 @@ def _add_synth_args(p) -> None:
 def _register_pe(targets) -> None:
     p = targets.add_parser("pe", help="one PE", description=__doc__)
     add_pe_args(p)
-    p.add_argument("--kind", default="post", choices=("post", "int", "pot"),
-                   help="post (default) or a baseline: int (multiplier), pot (shift only)")
+    add_kind_arg(p)
     _add_synth_args(p)
     p.set_defaults(func=run_pe)
 
 
 def run_pe(args) -> int:
-    from asq_hw.synth import synthesize
     from hw.gen import generate_pe
 
     cfg = pe_config(args)
     text, man = generate_pe(cfg, args.kind)
-    r = synthesize(text, man["top"], args.target, fmax=not args.no_fmax,
-                   use_cache=not args.no_cache)
-    if args.json:
-        print(json.dumps({**r.to_dict(), "kind": args.kind, "config": cfg.to_dict()}))
-        return 0
     label = (f"{man['top']} W{cfg.wbits}A{cfg.abits}{' signed' if cfg.act_signed else ''} "
              f"{cfg.variant} lanes {cfg.lanes}, acc_bits {man.get('acc_bits', cfg.acc_bits)}")
-    print(format_result(r, label))
-    return 0
+    return _synth_and_print(args, cfg, text, man["top"], {"kind": args.kind}, label)
 
 
 def _register_array(targets) -> None:
@@ -69,19 +56,25 @@ def _register_array(targets) -> None:
 
 
 def run_array(args) -> int:
-    from asq_hw.synth import synthesize
     from hw.gen_array import generate_array
 
     cfg = pe_config(args)
     text, man = generate_array(cfg, args.rows)
-    r = synthesize(text, man["top"], args.target, fmax=not args.no_fmax,
-                   use_cache=not args.no_cache)
-    if args.json:
-        print(json.dumps({**r.to_dict(), "rows": args.rows, "config": cfg.to_dict()}))
-        return 0
     label = (f"{man['top']} {args.rows}x{cfg.lanes} W{cfg.wbits}A{cfg.abits}"
              f"{' signed' if cfg.act_signed else ''} {cfg.variant}, acc_bits {cfg.acc_bits}")
-    print(format_result(r, label))
+    return _synth_and_print(args, cfg, text, man["top"], {"rows": args.rows}, label)
+
+
+def _synth_and_print(args, cfg, text: str, top: str, extra: dict, label: str) -> int:
+    """Synthesise `text` for args.target and print one JSON object (with `extra` and the
+    config) or the human table headed by `label`."""
+    from asq_hw.synth import synthesize
+
+    r = synthesize(text, top, args.target, fmax=not args.no_fmax, use_cache=not args.no_cache)
+    if args.json:
+        print(json.dumps({**r.to_dict(), **extra, "config": cfg.to_dict()}))
+    else:
+        print(format_result(r, label))
     return 0
 
 

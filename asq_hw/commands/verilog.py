@@ -2,7 +2,7 @@
 
 Targets: `pe` writes DIR/post_pe.v and DIR/post_pe.json (or the int_pe / pot_pe baselines
 with --kind); `array` writes DIR/post_array.v and DIR/post_array.json (P rows x Q lanes).
-A new target adds a function `_register_<name>(targets)` here and its name to TARGETS. The
+A new target adds a function `_register_<name>(targets)` here and to `register`. The
 configuration is validated (PEConfig) before anything is written;
 files are written atomically.
 """
@@ -10,8 +10,6 @@ files are written atomically.
 from __future__ import annotations
 
 from asq_hw.config import PEConfig
-
-TARGETS = ("pe", "array")
 
 
 def add_pe_args(p) -> None:
@@ -32,6 +30,21 @@ def add_pe_args(p) -> None:
                         "wraps)")
 
 
+def add_kind_arg(p) -> None:
+    """--kind: the POST PE or a baseline PE on the same ports."""
+    p.add_argument("--kind", default="post", choices=("post", "int", "pot"),
+                   help="post (default) or a baseline: int (multiplier), pot (shift only)")
+
+
+def add_design_command(sub, name: str, help: str, doc: str, registrars,
+                       metavar: str = "DESIGN") -> None:
+    """Add `asq-hw NAME DESIGN ...`: each of `registrars` adds one DESIGN sub-parser."""
+    p = sub.add_parser(name, help=help, description=doc)
+    designs = p.add_subparsers(dest="design", required=True, metavar=metavar)
+    for add in registrars:
+        add(designs)
+
+
 def pe_config(args) -> PEConfig:
     """The PEConfig of the flags; ValueError (one line naming the field) if invalid."""
     return PEConfig(wbits=args.wbits, abits=args.abits, act_signed=args.signed,
@@ -40,11 +53,8 @@ def pe_config(args) -> PEConfig:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("verilog", help="generate Verilog and its manifest",
-                       description=__doc__)
-    targets = p.add_subparsers(dest="target", required=True, metavar="TARGET")
-    for name in TARGETS:
-        globals()[f"_register_{name}"](targets)
+    add_design_command(sub, "verilog", "generate Verilog and its manifest", __doc__,
+                       (_register_pe, _register_array), metavar="TARGET")
 
 
 def _register_pe(targets) -> None:
@@ -52,8 +62,7 @@ def _register_pe(targets) -> None:
                            description="Write the PE's Verilog (top module post_pe) and its "
                                        "manifest (config, latency, ports with roles).")
     add_pe_args(p)
-    p.add_argument("--kind", default="post", choices=("post", "int", "pot"),
-                   help="post (default) or a baseline: int (multiplier), pot (shift only)")
+    add_kind_arg(p)
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(func=run_pe)
 
