@@ -83,6 +83,19 @@ def test_report_names_goals_and_commands():
     assert cal.goal_misses(table) == []
 
 
+def test_flow_lines_give_the_stock_abc9_comparison():
+    rows = [{"label": "a", "flow": 110, "stock": 100, "error": None},
+            {"label": "b", "flow": 95, "stock": 100, "error": None},
+            {"label": "c", "flow": 100, "stock": 100, "error": None},
+            {"label": "d", "flow": 50, "stock": None, "error": "yosys: ERROR: Assert"},
+            {"label": "e", "flow": 50, "stock": None, "error": "yosys: ERROR: Assert"}]
+    text = "\n".join(cal.flow_lines(rows))
+    assert "ABC9 finished on 3 of 5: the flow's LUTs differ by median 5.0%, max 10.0%" in text
+    assert "mean signed 1.7%; as many or more on 2 of them" in text
+    assert "farthest: a 110 vs 100; b 95 vs 100; c 100 vs 100." in text
+    assert "ABC9 failed on 2: d, e (Assert)." in text
+
+
 def test_goal_misses_name_target_key_and_figure():
     table = {"ecp5": {"lut": {"n": 3, "median": 0.08, "max": 0.2, "exact": 0},
                       "fmax_mhz": {"n": 3, "median": 0.1, "max": 0.5, "exact": 0}}}

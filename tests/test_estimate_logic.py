@@ -28,7 +28,7 @@ def test_wide_tables_share_cofactors_and_use_free_muxes():
     f = table(lambda a, b, c, d, e, g: (a ^ b ^ c ^ d) if e == g else (a & b & c & d), 6)
     assert table_luts((f,), 4) == table_luts((f,), 4, 0)
     with_muxes = table_luts((f,), 4, 0)
-    assert table_luts((f,), 4, 2) < with_muxes         # ECP5's PFUMX/L6MUX21 are free
+    assert table_luts((f,), 4, 2) < with_muxes         # Xilinx MUXF7/MUXF8 are free
     assert table_luts((f, f), 4) == with_muxes         # the same table twice costs once
     assert table_luts((f,), 6) == 1
 

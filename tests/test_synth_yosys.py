@@ -1,7 +1,7 @@
 import pytest
 
 from asq_hw.synth.tools import SynthError
-from asq_hw.synth.yosys import TARGETS, count_resources, synth_counts
+from asq_hw.synth.yosys import TARGETS, count_resources, synth_counts, synth_script
 
 # A registered 8-bit adder: 9 flip-flops on every target, a carry chain, no DSP or RAM.
 ADD8 = """
@@ -80,6 +80,15 @@ def test_multiplier_and_ram(target, dsp):
     if target == "ice40":
         # No DSP on the HX8K: the 8x8 multiplier is LUT logic.
         assert c["lut"] > 50
+
+
+def test_ecp5_flow_maps_to_lut4s_and_stock_flow_is_plain_synth_ecp5():
+    flow = synth_script("top", "ecp5")
+    assert "abc -lut 4 -dress" in flow and "abc9" not in flow and "4:7" not in flow
+    stock = synth_script("top", "ecp5", stock=True)
+    assert "synth_ecp5 -top top;" in stock and "abc " not in stock
+    with pytest.raises(ValueError, match=r"^stock flow is only for ecp5, not 'ice40'$"):
+        synth_script("top", "ice40", stock=True)
 
 
 @pytest.mark.synth

@@ -8,7 +8,9 @@ estimator's coefficients (asq_hw/estimate/calibrate.py) and writes them, with th
 provenance, to asq_hw/estimate/coefficients.json; then writes the error table (per target
 and resource: median and max relative error, in-sample and leave-one-out) with the commands
 that reproduce it to docs/estimator-accuracy.md. With --check nothing is refitted: the
-committed coefficients are evaluated and only the report is written. Files are written
+committed coefficients are evaluated and only the report is written. With ecp5 among the
+targets the report also compares the ecp5 flow's LUTs with stock synth_ecp5 (ABC9) on the
+POST designs (asq_hw/synth/yosys.py says why they differ). Files are written
 atomically. Exit status 1 when an accuracy goal is missed (the report says which).
 """
 
@@ -77,7 +79,9 @@ def run(args) -> int:
     loo = cal.predictions(records, coefs, loo=True)
     speed = cal.measure_speed(records, coefs)
     held_est = cal.predictions(held, coefs)
-    text = cal.report_markdown(records, coefs, prov, est, loo, speed, mode, held, held_est)
+    flow = cal.flow_check(records + held, args.jobs) if "ecp5" in targets else None
+    text = cal.report_markdown(records, coefs, prov, est, loo, speed, mode, held, held_est,
+                               flow)
     if not args.check:
         write_text(coef_path, json.dumps(coefs, indent=1, sort_keys=True) + "\n")
     write_text(report, text)

@@ -11,7 +11,7 @@ multiplies them by calibrated coefficients):
   every distinct sub-function of the k lowest inputs that is neither constant nor a single
   input is one LUT, every distinct sub-function above them whose two halves differ is one
   2:1 mux, except on the `free_levels` levels just above the LUTs, where the FPGA's slice
-  multiplexers (ECP5 PFUMX/L6MUX21, Xilinx MUXF7/MUXF8) do it for free. Both input orders
+  multiplexers (Xilinx MUXF7/MUXF8) do it for free. Both input orders
   (low address bits first, high first) are tried and the smaller count kept.
 """
 

@@ -38,9 +38,9 @@ TARGETS = ("ice40", "ecp5", "xc7")
 KEYS = ("lut", "ff", "carry", "dsp", "bram", "fmax_mhz", "transistors")
 
 LUT_K = {"ice40": 4, "ecp5": 4, "xc7": 6}
-# Slice multiplexer levels above a LUT that cost no LUT (ECP5 PFUMX + L6MUX21, Xilinx
-# MUXF7 + MUXF8).
-FREE_MUX_LEVELS = {"ice40": 0, "ecp5": 2, "xc7": 2}
+# Slice multiplexer levels above a LUT that cost no LUT (Xilinx MUXF7 + MUXF8; none on ECP5,
+# whose flow maps to LUT4s only, asq_hw/synth/yosys.py).
+FREE_MUX_LEVELS = {"ice40": 0, "ecp5": 0, "xc7": 2}
 
 # Yosys memory_libmap's choice for a ROM: logic costs `logic_bit` per bit (its
 # -logic-cost-rom: the default 1/16, synth_xilinx 1/64), a block `block_cost` each
@@ -54,8 +54,8 @@ BRAM_RULES = {
 }
 
 # Term-former counts come in two sets, one for the single-accumulator datapaths (POST lut,
-# POT) and one for dual, whose terms are gated per slot: synthesis maps the two differently
-# (ECP5's delay-first mapping in particular collapses dual's narrow per-bit cones).
+# POT) and one for dual, whose terms are gated per slot: ABC shares the shifted value
+# between dual's two slots and gates it per slot, a different mapping per term bit.
 TERM_FEATURES = ("mux_full", "mux_half", "term_bits", "term_tree")
 LUT_FEATURES = ("adder", "acc_clear", "csa", *TERM_FEATURES,
                 *(f"dual_{n}" for n in TERM_FEATURES), "decoder", "rom", "mul", "mul_dsp", "one")

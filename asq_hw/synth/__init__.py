@@ -32,7 +32,8 @@ from asq_hw.synth.yosys import TARGETS, check_target, count_resources, synth_cou
 
 KEYS = ("lut", "ff", "carry", "dsp", "bram", "fmax_mhz", "transistors")
 
-__all__ = ["KEYS", "TARGETS", "SynthError", "SynthResult", "read_design", "synthesize"]
+__all__ = ["KEYS", "TARGETS", "SynthError", "SynthResult", "read_design", "stock_ecp5_luts",
+           "synthesize"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -141,9 +142,34 @@ def synthesize(design: str | os.PathLike, top: str, target: str, *,
         tools=tools, seconds=seconds, cached=tuple(hits))
 
 
-def _raw_counts(verilog: str, top: str, target: str, timeout_s: float) -> dict:
+def stock_ecp5_luts(design: str | os.PathLike, top: str, *, use_cache: bool = True,
+                    timeout_s: float = DEFAULT_TIMEOUT_S) -> dict:
+    """LUT4 sites of `top` after stock synth_ecp5 (ABC9), counted as the ecp5 flow counts
+    them: {'lut': int or None, 'error': None or the tool's one-line error}. Stock ABC9 fails
+    on some designs here (asq_hw/synth/yosys.py says how); such a failure is a result, not
+    an exception, and is cached like one."""
+    verilog = read_design(design)
+    key = {"verilog": cache.text_hash(verilog), "top": top, "yosys": tool_version("yosys"),
+           "stage": "stock-counts", "target": "ecp5",
+           "script": synth_script(top, "ecp5", stock=True)}
+
+    def compute():
+        try:
+            return {"cells": _raw_counts(verilog, top, "ecp5", timeout_s, stock=True)["cells"],
+                    "error": None}
+        except SynthError as e:
+            return {"cells": None, "error": str(e).splitlines()[0]}
+
+    value, _ = cache.cached(key, compute, use_cache=use_cache)
+    if value["cells"] is None:
+        return {"lut": None, "error": value["error"]}
+    return {"lut": count_resources(value["cells"], "ecp5")["lut"], "error": None}
+
+
+def _raw_counts(verilog: str, top: str, target: str, timeout_s: float,
+                stock: bool = False) -> dict:
     # Cache the raw cell histogram, not the counts: a change to the classification in
     # yosys.py then applies to cached entries too.
-    r = synth_counts(verilog, top, target, timeout_s=timeout_s)
+    r = synth_counts(verilog, top, target, stock=stock, timeout_s=timeout_s)
     return {key: r[key] for key in ("cells", "ports", "seconds")}
 

@@ -12,7 +12,7 @@ ice40 (iCE40 HX8K: LUT4, no DSP; `synth_ice40`, no `-dsp`):
     bram  SB_RAM40_4K* (4 kbit blocks)
     dsp   SB_MAC16 (never inferred without `-dsp`: 0 for this target)
 
-ecp5 (LFE5U: LUT4 + MULT18X18D; `synth_ecp5` with classic ABC, see below):
+ecp5 (LFE5U: LUT4 + MULT18X18D; `synth_ecp5` with classic ABC on LUT4s, see below):
     lut   LUT4 sites used: LUT4 + 2 per CCU2C (a CCU2C is the two LUT4s of one slice, Lattice
           reports them as "ripple logic" LUTs) + 6 per TRELLIS_DPR16X4 (the three slices of a
           16x4 distributed RAM: two store the bits, one holds the write port)
@@ -39,17 +39,23 @@ All three flatten the hierarchy before counting (synth_ice40 and synth_ecp5 do b
 Every flow ends with `check -assert`: a netlist with a problem Yosys can see (a net driven
 twice, a combinational loop) raises SynthError instead of giving counts.
 
-ecp5 runs synth_ecp5 with classic ABC (`abc -lut 4:7 -dress`, as synth_ecp5 did before ABC9
-became its default) in place of its map_luts step (ABC9). With Yosys 0.70 (YoWASP), ABC9 in
-synth_ecp5 gave netlists with multiply-driven nets for 7 of 30 POST PE netlists we tried
-(lanes 1-16, alone or in the fmax wrapper; nextpnr refuses them, and their counts cannot be
-trusted), and stopped on an internal assertion (`GetSize(conn.first) ==
-GetSize(conn.second)`, in ABC_OPS_REINTEGRATE) on about a third of the lanes-32 ones; classic
-ABC gave clean netlists for all. Against ABC9 where ABC9 finished, classic ABC has the same
-flip-flops and carry cells and 0-4% more LUTs (W4A4, both variants, lanes 1-32), 21% more on
-a W6A8 LUT-variant lanes-32 PE. `synth_ecp5 -dff` also avoids the assertion but lets ABC
-optimise across flip-flops, which removed a whole PE inside the fmax wrapper (wrapper.py).
-synth_ice40 and synth_xilinx (stock, ABC9) gave clean netlists for the same designs.
+ecp5 runs synth_ecp5 with classic ABC mapping to LUT4s (`abc -lut 4 -dress`: synth_ecp5's
+`-nowidelut` mapping, as it was before ABC9 became its default) in place of its map_luts step
+(`abc9 -W 300`). Why not stock ABC9: with Yosys 0.70 (YoWASP) it gave netlists with
+multiply-driven nets for 7 of 30 POST PE netlists we tried (lanes 1-16, alone or in the fmax
+wrapper; nextpnr refuses them, their counts cannot be trusted) and stops on an internal
+assertion (`GetSize(conn.first) == GetSize(conn.second)`, in ABC_OPS_REINTEGRATE) on some
+others (2 of the 62 calibration and held-out POST designs, and about a third of lanes-32 PEs);
+classic ABC gives clean netlists for all. Why LUT4s and not classic ABC's wide LUTs
+(`abc -lut 4:7`, 5- to 7-input LUTs built from 2, 4, 8 LUT4s with PFUMX/L6MUX21): classic
+ABC maps for depth with every LUT size one unit of delay, so it builds wide LUTs wherever
+they save a level, whatever their area; stock ABC9, which knows a LUT7 is twice as slow as
+a LUT4, rarely does. Against stock ABC9 on the designs where ABC9 finishes, LUT4-only
+classic ABC is the closer of the two (docs/estimator-accuracy.md, "ECP5 flow", gives the
+measured figures), with the same flip-flops and carry cells. `synth_ecp5 -dff` also avoids
+the assertion but lets ABC optimise across flip-flops, which removed a whole PE inside the
+fmax wrapper (wrapper.py). synth_ice40 and synth_xilinx (stock, ABC9) gave clean netlists
+for the same designs.
 """
 
 from __future__ import annotations
@@ -65,14 +71,18 @@ TARGETS = ("ice40", "ecp5", "xc7")
 RESOURCES = ("lut", "ff", "carry", "dsp", "bram")
 
 # The Yosys synthesis commands per target ({top}, and {json} for the netlist option); part
-# of every cache key. ecp5: synth_ecp5 with classic ABC in place of ABC9 (module docstring).
+# of every cache key. ecp5: synth_ecp5 with classic LUT4 ABC in place of ABC9 (module
+# docstring).
 SYNTH_COMMAND = {
     "ice40": "synth_ice40 -top {top}{json}",
     "ecp5": ("synth_ecp5 -top {top} -run :map_luts; check -latchonly -assert; "
-             "techmap -map +/lattice/latches_map.v; abc -lut 4:7 -dress; clean; "
+             "techmap -map +/lattice/latches_map.v; abc -lut 4 -dress; clean; "
              "synth_ecp5 -top {top} -run map_cells:{json}"),
     "xc7": "synth_xilinx -family xc7 -flatten -noiopad -noclkbuf -top {top}{json}",
 }
+# Stock synth_ecp5 (ABC9), only to measure how far the ecp5 flow above is from it
+# (asq_hw.synth.stock_ecp5_luts); its netlists are not used for anything else.
+STOCK_ECP5_COMMAND = "synth_ecp5 -top {top}{json}"
 
 # cell type -> (resource, weight). A type that maps to None is free (not counted).
 _ICE40_FF = ["SB_DFF" + e + s for e in ("", "E") for s in ("", "SR", "R", "S", "SS")]
@@ -147,14 +157,20 @@ def count_resources(cells: dict[str, int], target: str) -> dict[str, int]:
     return counts
 
 
-def synth_script(top: str, target: str, *, netlist: str | None = None) -> str:
+def synth_script(top: str, target: str, *, netlist: str | None = None,
+                 stock: bool = False) -> str:
     """The Yosys script after `read_verilog`: synthesise `top`, check the netlist, write
     `stat.json` and the port list `ports.json`, and, if `netlist` is given, the netlist for
-    nextpnr."""
+    nextpnr. `stock` (ecp5 only): stock synth_ecp5 (ABC9) in place of the flow's command."""
     json_opt = f" -json {netlist}" if netlist is not None else ""
+    command = SYNTH_COMMAND[check_target(target)]
+    if stock:
+        if target != "ecp5":
+            raise ValueError(f"stock flow is only for ecp5, not {target!r}")
+        command = STOCK_ECP5_COMMAND
     return "; ".join([
         f"hierarchy -check -top {top}",
-        SYNTH_COMMAND[check_target(target)].format(top=top, json=json_opt),
+        command.format(top=top, json=json_opt),
         "check -assert",
         # Names of flattened submodules, no hardware (written to the netlist regardless).
         "delete t:$scopeinfo",
@@ -190,14 +206,16 @@ def run_yosys(files: dict[str, str], script: str, workdir: Path, *,
                     log=workdir / "yosys.log", timeout_s=timeout_s)
 
 
-def synth_counts(verilog: str, top: str, target: str, *,
+def synth_counts(verilog: str, top: str, target: str, *, stock: bool = False,
                  timeout_s: float = DEFAULT_TIMEOUT_S) -> dict:
-    """Synthesise `top` of `verilog` for `target`: {'counts', 'cells', 'ports', 'seconds'}."""
+    """Synthesise `top` of `verilog` for `target` (`stock`: see synth_script): {'counts',
+    'cells', 'ports', 'seconds'}."""
     check_target(target)
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="asq-synth-") as tmp:
         work = Path(tmp)
-        run_yosys({"design.v": verilog}, synth_script(top, target), work, timeout_s=timeout_s)
+        run_yosys({"design.v": verilog}, synth_script(top, target, stock=stock), work,
+                  timeout_s=timeout_s)
         cells = read_stat(work / "stat.json")
         ports = read_ports(work / "ports.json", top)
     return {"counts": count_resources(cells, target), "cells": cells,
