@@ -1,8 +1,8 @@
 """The estimator against real synthesis on a handful of designs (no cache in CI, so this
 really runs Yosys and nextpnr: about two minutes). Exact where the model counts (ff, carry,
-bram, dsp); within bounds where it fits coefficients (lut, transistors, fmax), bounds a
-little looser than the calibration goals since these few designs are outside the fit's
-average (docs/estimator-accuracy.md has the full grid's errors)."""
+bram, dsp); within the calibration goal's maximum (15%) where it fits coefficients (lut,
+transistors), and within 30% for fmax, whose goal is a median (15%): single designs miss by
+up to a third (docs/estimator-accuracy.md has the full grid's errors)."""
 
 import pytest
 
@@ -32,8 +32,8 @@ def test_estimate_is_close_to_synthesis(point, target, fmax):
     e = estimate(point.cfg, target, kind=point.kind, rows=point.rows).values
     for key in ("ff", "carry", "bram", "dsp"):
         assert e[key] == getattr(m, key), key
-    assert e["lut"] == pytest.approx(m.lut, rel=0.2)
+    assert e["lut"] == pytest.approx(m.lut, rel=0.15)
     if m.transistors is not None:
-        assert e["transistors"] == pytest.approx(m.transistors, rel=0.2)
+        assert e["transistors"] == pytest.approx(m.transistors, rel=0.15)
     if fmax:
         assert e["fmax_mhz"] == pytest.approx(m.fmax_mhz, rel=0.3)
