@@ -5,7 +5,7 @@ import pytest
 
 from asq_hw.config import PEConfig
 from asq_hw.estimate import COEFFICIENTS, estimate, load_coefficients
-from asq_hw.estimate.model import BRAM_RULES, flip_flops, rom_blocks
+from asq_hw.estimate.model import BRAM_RULES, _mux_depth, flip_flops, rom_blocks, timing_stages
 from asq_hw.estimate.structure import structure
 from asq_hw.synth import KEYS as SYNTH_KEYS
 
@@ -85,3 +85,13 @@ def test_bad_arguments():
         estimate(PEConfig(), "ice40", rows=0)
     with pytest.raises(ValueError, match=r"^rows applies to the POST array only"):
         estimate(PEConfig(), "ice40", kind="int", rows=2)
+
+
+def test_term_stage_depth_is_one_select_bit_per_lut4_level():
+    # A 2:1 mux takes 3 of a LUT4's inputs, a 4:1 mux all 6 of a LUT6; then sign and zero.
+    assert [_mux_depth(d, 4) for d in (1, 2, 4, 5, 8)] == [1, 2, 3, 4, 4]
+    assert [_mux_depth(d, 6) for d in (1, 2, 4, 5, 16)] == [1, 2, 2, 3, 3]
+    st = structure(PEConfig(wbits=5, abits=8, frac_bits=16, lanes=2), "post", 1)
+    stages = dict(timing_stages(st, "ecp5"))
+    assert stages["term"]["bram"] == 1           # the ROM is in block RAM: its clock-to-out
+    assert stages["term"]["lut_levels"] == max(_mux_depth(d, 4) for d, _ in st.terms)

@@ -183,7 +183,7 @@ def timing_stages(st: Structure, target: str) -> list[tuple[str, dict[str, float
         if st.rom is not None and not blocks:
             stage("rom", _depth(cfg.abits, k))
     # term: value select + shifter + sign, from the stage-1 registers (or the block RAM).
-    term_levels = _depth(st.term_inputs, k) if st.term_inputs else 1
+    term_levels = max((_mux_depth(d, k) for d, _ in st.terms), default=1)
     if st.muls:
         a, w, _ = st.muls[0]
         stage("multiply", _depth(a + w, k), 0 if int_dsps(st, target) else a + w,
@@ -202,6 +202,14 @@ def timing_stages(st: Structure, target: str) -> list[tuple[str, dict[str, float
         else:
             stage(f"tree{s}", levels, chain)
     return stages
+
+
+def _mux_depth(data: int, k: int) -> int:
+    """LUT levels of a term bit: a mux over `data` value bits, one select bit per level on
+    LUT4s (a 2:1 mux takes 3 of 4 inputs), two on LUT6s (a 4:1 mux takes all 6), then the
+    sign XOR and zero gate."""
+    per_level = (k - 2) // 2 if k >= 6 else 1
+    return 1 + math.ceil(math.log2(max(data, 1)) / per_level)
 
 
 def _depth(n: int, k: int) -> int:
