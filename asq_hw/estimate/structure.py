@@ -80,7 +80,6 @@ class Structure:
     slots: int
     masked_carry_bits: int
     first_tree_reg: int
-    term_inputs: int
 
 
 def sext(bits: list, width: int) -> list:
@@ -541,5 +540,4 @@ def structure(cfg: PEConfig, kind: str = "post", rows: int = 1) -> Structure:
         muls=((cfg.abits, cfg.wbits, tw),) * (q if kind == "int" else 0),
         last_chain=2 + ts, first_tree_reg=first_reg,
         masked_carry_bits=rows * q * masked * (2 if q == 1 else 1),
-        term_inputs=max((d + sel for d, sel in lane.term_bits), default=0),
         slots=sum(1 for t, c in zip(lane.terms, lane.carries, strict=True) if c != ZERO or any(t)))
