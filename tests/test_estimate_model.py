@@ -95,3 +95,16 @@ def test_term_stage_depth_is_one_select_bit_per_lut4_level():
     stages = dict(timing_stages(st, "ecp5"))
     assert stages["term"]["bram"] == 1           # the ROM is in block RAM: its clock-to-out
     assert stages["term"]["lut_levels"] == max(_mux_depth(d, 4) for d, _ in st.terms)
+
+
+def test_xc7_int_counts_only_fabric_adders_and_multipliers():
+    # Measured (synth_xilinx): W5A6s q2 6 CARRY4, W3A8s q4 10: the DSP48E1s take the product
+    # pairs and the multipliers' own carries; a 4x4 INT PE's multipliers stay in logic.
+    from asq_hw.estimate.model import carry_cells, fabric_mul_bits
+
+    for (w, a, q), carry in (((5, 6, 2), 6), ((3, 8, 4), 10)):
+        st = structure(PEConfig(wbits=w, abits=a, act_signed=True, lanes=q), "int")
+        assert carry_cells(st, "xc7") == carry and fabric_mul_bits(st, "xc7") == 0
+        assert estimate(st.cfg, "xc7", kind="int").values["carry"] == carry
+    small = structure(PEConfig(wbits=4, abits=4, lanes=2), "int")
+    assert fabric_mul_bits(small, "xc7") == 2 * 16 and fabric_mul_bits(small, "ecp5") == 0

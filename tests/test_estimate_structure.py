@@ -88,6 +88,16 @@ def test_wide_adders_merge_into_carry_save_trees():
     assert all(len(a.ports) == 3 for a in structure(PEConfig(lanes=5)).adders)
 
 
+def test_int_products_carry_no_carry_in_so_their_first_levels_merge():
+    # `p0 + p1 + 0`: Yosys drops the + 0, so the two-product sums cannot overflow and merge
+    # into the next level (one 4-product $macc, as synth_ecp5 gave: 19 CCU2C for W3A8s q4).
+    st = structure(PEConfig(wbits=3, abits=8, act_signed=True, lanes=4), "int")
+    assert [a.ports for a in st.adders] == [(11, 11, 11, 11), (23, 23)]
+    # DSP post-adders take the product pairs first: what is left is one plain adder.
+    assert [a.ports for a in st.dsp_adders] == [(12, 12), (23, 23)]
+    assert structure(PEConfig(lanes=4)).dsp_adders == ()
+
+
 def test_signed_terms_shorten_the_first_stage_chains():
     st = structure(PEConfig(wbits=3, abits=3, act_signed=True, lanes=5, frac_bits=6,
                             max_len=65536))

@@ -36,6 +36,7 @@ from asq_hw.estimate.model import (
     XC7_SPEEDUP,
     carry_cells,
     cmos_features,
+    fabric_mul_bits,
     lut_features,
     resources,
     timing_stages,
@@ -175,8 +176,9 @@ def _as_dict(names, c) -> dict[str, float]:
 def fit_lut(records: list[dict], target: str, exclude: int | None = None) -> dict:
     """LUT coefficients of `target`: every feature but the multipliers' from the POST and
     POT designs (shift-add datapaths), then `mul` and `mul_dsp` (LUTs per product bit of an
-    INT multiplier in logic, or around a DSP block) from the INT designs' residuals."""
-    muls = ("mul", "mul_dsp")
+    INT multiplier in logic, or around a DSP block) and `mul_csa` (per carry-save bit of the
+    merged product adders) from the INT designs' residuals."""
+    muls = ("mul", "mul_dsp", "mul_csa")
     base = tuple(n for n in LUT_FEATURES if n not in muls)
     rows, ints = [], []
     for i, r in enumerate(records):
@@ -206,14 +208,17 @@ def fit_cmos(records: list[dict], exclude_point: Point | None = None) -> dict:
 
 
 def fit_mul_carry(records: list[dict]) -> dict:
+    """Carry cells per product bit of the INT multipliers built in logic, per target."""
     out = {}
     for t in TARGETS:
         num = den = 0.0
         for r in records:
-            st = point_structure(r["point"])
-            if r["target"] != t or not st.muls:
+            if r["target"] != t:
                 continue
-            bits = sum(a * w for a, w, _ in st.muls)
+            st = point_structure(r["point"])
+            bits = fabric_mul_bits(st, t)
+            if not bits:
+                continue
             num += (r["measured"]["carry"] - carry_cells(st, t)) * bits
             den += bits * bits
         out[t] = float(round(num / den, 6)) if den else 0.0
@@ -466,9 +471,10 @@ def report_markdown(records: list[dict], coefs: dict, prov: dict, est: list[dict
         "- xc7 fmax has no ground truth (no open place and route): the estimate scales the "
         "fitted ECP5 stage delays by a 7-series/ECP5 speed ratio of "
         f"{XC7_SPEEDUP} and is not checked.",
-        "- Baselines: POT uses the POST model as is; INT adds a per-product-bit term, fitted "
-        "on 7 designs per target; ECP5 and xc7 put the multiplier in DSP blocks, whose "
-        "surrounding logic the model barely captures (see the table).",
+        "- Baselines: POT uses the POST model as is; INT adds LUTs per product bit and per "
+        "carry-save bit of its merged product adders, fitted on 7 designs per target; ECP5 "
+        "and xc7 put the multipliers in DSP blocks, and xc7 also sums each pair of products "
+        "in a DSP48E1 post-adder (both counted, asq_hw/estimate/model.py).",
         "",
     ]
     if flow:

@@ -9,8 +9,9 @@ What is exact and what is fitted:
   equal; xc7's DSP48E1 absorbs an INT multiplier's input and product registers.
 - carry: exact from the adders after Yosys' `alumacc` merging (structure.py): iCE40 uses
   one SB_CARRY per bit but the top one, ECP5 one CCU2C per two bits, xc7 one CARRY4 per
-  four; iCE40 and xc7 drop the carries of repeated sign bits. INT multipliers add a fitted
-  number per product bit.
+  four; iCE40 and xc7 drop the carries of repeated sign bits; xc7 puts an INT PE's first
+  tree level in its DSP48E1s' post-adders (fabric_adders). INT multipliers built in logic
+  add a fitted number per product bit (in DSP blocks, none).
 - bram: the ROM goes to block RAM when Yosys' `memory_libmap` finds that cheaper than
   logic (its cost figures per target, below); one ROM per lane.
 - dsp: INT multipliers on ecp5 (MULT18X18D, always) and xc7 (DSP48E1, products of at least
@@ -18,7 +19,8 @@ What is exact and what is fitted:
 - lut: a linear combination, with calibrated per-target coefficients, of per-block
   structural counts (LUT_FEATURES): adder bits, the accumulator's clear, carry-save bits of
   merged adders, the term former as a logarithmic shifter (2:1 muxes, half muxes, term
-  bits), decoder and ROM truth tables costed as k-input LUT networks, multiplier bits.
+  bits), decoder and ROM truth tables costed as k-input LUT networks, multiplier bits and
+  the carry-save bits of an INT PE's merged product adders.
 - fmax: the slowest register-to-register stage, each stage's delay a calibrated linear
   function of its LUT levels and carry-chain length (plus block RAM clock-to-out and
   a size term for routing); no fitted value exists for xc7 (no open place and route), so
@@ -58,7 +60,8 @@ BRAM_RULES = {
 # between dual's two slots and gates it per slot, a different mapping per term bit.
 TERM_FEATURES = ("mux_full", "mux_half", "term_bits", "term_tree")
 LUT_FEATURES = ("adder", "acc_clear", "csa", *TERM_FEATURES,
-                *(f"dual_{n}" for n in TERM_FEATURES), "decoder", "rom", "mul", "mul_dsp", "one")
+                *(f"dual_{n}" for n in TERM_FEATURES), "decoder", "rom", "mul", "mul_dsp",
+                "mul_csa", "one")
 CMOS_FEATURES = ("ff", "adder", "csa", "mux_full", "mux_half", "term_bits", "decoder",
                  "rom", "mul", "one")
 TIMING_FEATURES = ("one", "lut_levels", "carry_bits", "bram", "size")
@@ -83,10 +86,25 @@ def int_dsps(st: Structure, target: str) -> int:
     return sum(1 for a, w, _ in st.muls if a + w >= 9)
 
 
+def fabric_mul_bits(st: Structure, target: str) -> int:
+    """Product bits (act bits x weight bits) of the INT multipliers built in logic on
+    `target`: 0 where they are DSP blocks, whose carries are their own."""
+    return 0 if int_dsps(st, target) else sum(a * w for a, w, _ in st.muls)
+
+
+def fabric_adders(st: Structure, target: str) -> tuple:
+    """The adders `target`'s flow builds in logic and carry chains: all of st.adders, but
+    on xc7 an INT PE whose multipliers are DSP48E1s sums each pair of products in the second
+    DSP's post-adder (Yosys `xilinx_dsp`: P = A * B + C), so the tree's first level is gone."""
+    if target == "xc7" and int_dsps(st, target):
+        return st.dsp_adders
+    return st.adders
+
+
 def lut_features(st: Structure, target: str) -> dict[str, float]:
     """Structural counts behind the LUT estimate (names: LUT_FEATURES)."""
     k, free = LUT_K[target], FREE_MUX_LEVELS[target]
-    adders = st.adders
+    adders = fabric_adders(st, target)
     if target == "ecp5":       # a CCU2C holds the two LUT4s of its two bits
         add = st.rows * sum(2 * -(-a.width // 2) for a in adders)
     elif target == "ice40":    # its flow finds the pass-through bits (structure.Adder)
@@ -105,21 +123,23 @@ def lut_features(st: Structure, target: str) -> dict[str, float]:
     return {
         "adder": add,
         "acc_clear": st.rows * st.slots * st.acc_bits,
-        "csa": _csa_bits(st),
+        # An INT PE's merged adders sum products, not terms: their own coefficient.
+        "csa": 0 if st.muls else _csa_bits(st, adders),
+        "mul_csa": _csa_bits(st, adders) if st.muls else 0,
         **{n: 0 if dual else v for n, v in terms.items()},
         **{f"dual_{n}": v if dual else 0 for n, v in terms.items()},
         "decoder": dec,
         "rom": rom,
-        "mul": 0 if int_dsps(st, target) else sum(a * w for a, w, _ in st.muls),
+        "mul": fabric_mul_bits(st, target),
         "mul_dsp": sum(a * w for a, w, _ in st.muls) if int_dsps(st, target) else 0,
         "one": 1,
     }
 
 
-def _csa_bits(st: Structure) -> int:
+def _csa_bits(st: Structure, adders: tuple) -> int:
     """Carry-save adder bits of merged adders: (multi-bit addends - 2) x width each."""
     return st.rows * sum((sum(1 for p in a.ports if p > 2) - 2) * a.width
-                         for a in st.adders if len(a.ports) > 3)
+                         for a in adders if len(a.ports) > 3)
 
 
 def cmos_features(st: Structure) -> dict[str, float]:
@@ -130,7 +150,7 @@ def cmos_features(st: Structure) -> dict[str, float]:
     dec = st.rows * st.cfg.lanes * sum(table_luts((t,), 2, 0) for t in st.decoders)
     return {
         "ff": st.ff, "adder": st.rows * sum(a.width - a.trivial for a in st.adders),
-        "csa": _csa_bits(st),
+        "csa": _csa_bits(st, st.adders),
         "mux_full": full, "mux_half": half, "term_bits": bits, "decoder": dec,
         "rom": rom, "mul": sum(a * w for a, w, _ in st.muls), "one": 1,
     }
@@ -153,12 +173,13 @@ def flip_flops(st: Structure, target: str) -> int:
 
 def carry_cells(st: Structure, target: str) -> int:
     """Carry cells of the adders (module docstring), without the multipliers' own."""
+    adders = fabric_adders(st, target)
     if target == "ice40":
-        per_row = sum(max(0, a.effective - 1) for a in st.adders)
+        per_row = sum(max(0, a.effective - 1) for a in adders)
     elif target == "ecp5":
-        per_row = sum(-(-a.width // 2) for a in st.adders)
+        per_row = sum(-(-a.width // 2) for a in adders)
     else:
-        per_row = sum(-(-a.effective // 4) for a in st.adders)
+        per_row = sum(-(-a.effective // 4) for a in adders)
     return st.rows * per_row
 
 
@@ -252,8 +273,8 @@ def resources(st: Structure, target: str, coefs: dict) -> dict:
     lut = _linear(lut_c, lut_features(st, target))
     if target == "xc7" and st.last_chain >= 3:
         lut += 1                                       # the SRL16E
-    mul_bits = sum(a * w for a, w, _ in st.muls)
-    carry = carry_cells(st, target) + coefs["mul_carry"].get(target, 0.0) * mul_bits
+    carry = (carry_cells(st, target)
+             + coefs["mul_carry"].get(target, 0.0) * fabric_mul_bits(st, target))
     fmax = fmax_mhz(st, target, coefs["timing"])
     return {
         "lut": max(0, round(lut)),

@@ -69,6 +69,7 @@ class Structure:
     ff_raw: int
     ff_groups: dict
     adders: tuple
+    dsp_adders: tuple     # an INT PE's adders when DSPs sum its product pairs (else empty)
     terms: tuple          # one lane's (every core has rows x lanes of them)
     shifter: tuple        # the whole design's
     decoders: tuple       # one lane's
@@ -390,11 +391,15 @@ def _effective(tokens: list) -> int:
     return n
 
 
-def _tree_and_acc(cfg: PEConfig, lane: _Lane, tw: int, acc_bits: int):
+def _tree_and_acc(cfg: PEConfig, lane: _Lane, tw: int, acc_bits: int,
+                  dsp_pairs: bool = False):
     """MacBackend's term registers, AdderTree and Accumulator of one row, from lane 0's
-    tokens replicated over the lanes: (registers, Adders).
+    tokens replicated over the lanes: (registers, Adders). `dsp_pairs`: the tree's first
+    level summed outside the fabric (a DSP's post-adder), so it is no Adder and no
+    alumacc merges it.
 
-    Each RTL adder `a + b + c` is one Yosys $macc of ports (a, b, {0, c}); alumacc merges a
+    Each RTL adder `a + b + c` is one Yosys $macc of ports (a, b, {0, c}), or (a, b) when c
+    is the constant 0 (an INT PE's products carry none); alumacc merges a
     $macc into the one that consumes it (no register between them) when their widths are
     equal or the inner one cannot overflow its width (macc_may_overflow)."""
     from hw.datapath import TREE_LEVELS_PER_STAGE
@@ -417,7 +422,8 @@ def _tree_and_acc(cfg: PEConfig, lane: _Lane, tw: int, acc_bits: int):
                 maccs[m]["alive"] = False
             else:
                 ports.append(len(it["tok"]))
-        ports.append(2)
+        if carry != ZERO:     # `+ 0` is gone before alumacc (an INT PE's terms carry none)
+            ports.append(2)
         eff = min(width, max(a["eff"], b["eff"]) + 1)
         # Low bits where one addend repeats the carry-in c: c * (2**k - 1) + c = c * 2**k,
         # so the sum's low k bits are the other addend's, no logic (a wbits-2 lut term).
@@ -455,7 +461,11 @@ def _tree_and_acc(cfg: PEConfig, lane: _Lane, tw: int, acc_bits: int):
             width = min(width + 1, acc_bits)
             nxt = []
             for j in range(0, len(level) - 1, 2):
-                nxt.append(add(level[j], level[j + 1], width, cs.pop()))
+                if dsp_pairs and depth == 0:
+                    cs.pop()
+                    nxt.append(item([("dsp", j, k) for k in range(width)]))
+                else:
+                    nxt.append(add(level[j], level[j + 1], width, cs.pop()))
             if len(level) % 2:
                 nxt.append(level[-1])
             level = nxt
@@ -505,6 +515,7 @@ def structure(cfg: PEConfig, kind: str = "post", rows: int = 1) -> Structure:
     shared_lane = {g: n for g, n in lane_groups.items() if g in ("act", "lut")}
     row_lane = {g: n for g, n in lane_groups.items() if g not in ("act", "lut")}
     back, adders, first_reg = _tree_and_acc(cfg, lane, tw, acc)
+    dsp_adders = _tree_and_acc(cfg, lane, tw, acc, dsp_pairs=True)[1] if kind == "int" else ()
     back_groups = back.groups()
     ts = tree_stages(q)
     # valid and last through ActStage, the term stage and the tree; out_valid. Rows share
@@ -530,7 +541,7 @@ def structure(cfg: PEConfig, kind: str = "post", rows: int = 1) -> Structure:
     return Structure(
         kind=kind, cfg=cfg, rows=rows, acc_bits=acc, term_width=tw, value_width=vw,
         tree_stages=ts, ff=sum(groups.values()), ff_raw=ff_raw, ff_groups=groups,
-        adders=tuple(adders),
+        adders=tuple(adders), dsp_adders=tuple(dsp_adders),
         terms=tuple(lane.term_bits),
         shifter=tuple(rows * q * n for n in lane.shifter),
         decoders=tuple(lane.decoders),
