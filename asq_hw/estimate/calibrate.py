@@ -462,9 +462,10 @@ def report_markdown(records: list[dict], coefs: dict, prov: dict, est: list[dict
         "registers with equal inputs, the block RAM's read register, xc7's SRL16E and DSP48E1 "
         "packing); carry cells from the adders after Yosys' `alumacc` merging, which the "
         "estimator reproduces with Yosys' own overflow test.",
-        "- ECP5 is mapped to LUT4s only (the section above and asq_hw/synth/yosys.py say "
-        "why). Classic ABC with 5- to 7-input LUTs (`abc -lut 4:7`, the flow of the first "
-        "calibration) maps for depth with every LUT size one unit of delay, so a term bit "
+        "- ECP5 is mapped to LUT4s only (\"ECP5 flow against stock synth_ecp5\" below and "
+        "asq_hw/synth/yosys.py say why). Classic ABC with 5- to 7-input LUTs (`abc -lut "
+        "4:7`, the flow of the first calibration) maps for depth with every LUT size one "
+        "unit of delay, so a term bit "
         "became one wide LUT (up to 8 LUT4s) or a small tree depending on the depth of the "
         "whole design: up to 1.9x stock ABC9's LUTs on these designs, and an estimate no "
         "structural count could follow (6.2% median, 31.7% max error).",
