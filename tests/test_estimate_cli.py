@@ -2,6 +2,7 @@
 `asq-hw synth`, layer names as `asq-hw sim model`, one-line errors."""
 
 import json
+import re
 
 import pytest
 from array_export import trained_cnn
@@ -80,3 +81,23 @@ def test_model_bad_clock(capsys):
     code, _, err = run(capsys, "estimate", "model", str(trained_cnn()), "--rows", "2",
                        "--lanes", "2", "--clock-mhz", "-5")
     assert code == 2 and err == "asq-hw: error: clock_mhz must be a positive number, not -5.0\n"
+
+
+@pytest.mark.synth
+@pytest.mark.slow
+def test_calibrate_check_on_ecp5_writes_the_report_with_the_stock_flow_comparison(
+        capsys, tmp_path):
+    # Real Yosys and nextpnr on the small grid (cached on disk after the first run).
+    report = tmp_path / "accuracy.md"
+    code, out, _ = run(capsys, "calibrate", "--grid", "small", "--targets", "ecp5", "--check",
+                       "--jobs", "2", "--report", str(report))
+    text = report.read_text()
+    assert code == (1 if "goal missed" in out else 0)
+    assert "Mode: check of the committed coefficients" in text
+    assert "| ecp5 | " in text and "| ice40 | " not in text
+    # 5 POST designs in the small grid; stock ABC9 either finished or failed on each.
+    flow = text[text.index("## ECP5 flow against stock synth_ecp5"):]
+    finished = re.search(r"ABC9 finished on (\d+) of 5: the flow's LUTs differ by median", flow)
+    failed = re.search(r"ABC9 failed on (\d+): ", flow)
+    assert finished and int(finished[1]) + (int(failed[1]) if failed else 0) == 5
+    assert "wrote " + str(report) in out
