@@ -238,7 +238,7 @@ def fit_timing(records: list[dict], target: str, exclude: int | None = None,
             designs.append((feats, 1000.0 / f))
     if not designs:
         return {}
-    c = np.array([2.0, 1.0, 0.05, 1.0, 0.1])
+    c = np.array([2.0, 1.0, 0.05, 1.0, 0.0, 0.1])
     choice = None
     for _ in range(iterations):
         new = [int(np.argmax([fv @ c for fv in feats])) for feats, _ in designs]

@@ -22,8 +22,9 @@ What is exact and what is fitted:
   bits), decoder and ROM truth tables costed as k-input LUT networks, multiplier bits and
   the carry-save bits of an INT PE's merged product adders.
 - fmax: the slowest register-to-register stage, each stage's delay a calibrated linear
-  function of its LUT levels and carry-chain length (plus block RAM clock-to-out and
-  a size term for routing); no fitted value exists for xc7 (no open place and route), so
+  function of its LUT levels and carry-chain length (plus block RAM clock-to-out, a
+  separate cost per LUT level fed by a block RAM, whose outputs route farther, and a size
+  term for routing); no fitted value exists for xc7 (no open place and route), so
   its figure scales ecp5's delays by typical 7-series/ECP5 speed ratios: unverified.
 - transistors: linear in the same structural counts, calibrated against Yosys'
   `stat -tech cmos` (target independent).
@@ -64,7 +65,7 @@ LUT_FEATURES = ("adder", "acc_clear", "csa", *TERM_FEATURES,
                 "mul_csa", "one")
 CMOS_FEATURES = ("ff", "adder", "csa", "mux_full", "mux_half", "term_bits", "decoder",
                  "rom", "mul", "one")
-TIMING_FEATURES = ("one", "lut_levels", "carry_bits", "bram", "size")
+TIMING_FEATURES = ("one", "lut_levels", "carry_bits", "bram", "bram_levels", "size")
 
 
 def rom_blocks(st: Structure, target: str) -> int:
@@ -196,7 +197,7 @@ def timing_stages(st: Structure, target: str) -> list[tuple[str, dict[str, float
 
     def stage(name, levels, chain=0, bram=0):
         stages.append((name, {"one": 1, "lut_levels": levels, "carry_bits": chain,
-                              "bram": bram, "size": size}))
+                              "bram": bram, "bram_levels": bram * levels, "size": size}))
 
     if st.kind == "post":
         stage("decode", _depth(cfg.wbits - 1, k))
