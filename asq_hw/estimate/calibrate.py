@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import datetime
+import functools
 import statistics
 import time
 
@@ -76,25 +77,34 @@ def _measure_one(p: Point, targets: tuple[str, ...]) -> list[dict]:
     return out
 
 
+def _in_order(fn, items: list, jobs: int, progress=None) -> list:
+    """[fn(item) for item in items], in `jobs` processes when jobs > 1 (fn picklable);
+    `progress(done, total, result)` as each finishes."""
+    results: dict[int, object] = {}
+
+    def done(i, value):
+        results[i] = value
+        if progress:
+            progress(len(results), len(items), value)
+
+    if jobs <= 1:
+        for i, item in enumerate(items):
+            done(i, fn(item))
+    else:
+        with concurrent.futures.ProcessPoolExecutor(max_workers=jobs) as pool:
+            futs = {pool.submit(fn, item): i for i, item in enumerate(items)}
+            for fut in concurrent.futures.as_completed(futs):
+                done(futs[fut], fut.result())
+    return [results[i] for i in range(len(items))]
+
+
 def measure(points: list[Point], targets: tuple[str, ...], jobs: int = 1,
             progress=None) -> list[dict]:
     """Synthesise every point for every target (cached; see asq_hw/synth); records in
     point order. `progress(done, total, record_list)` after each point."""
-    results: dict[int, list[dict]] = {}
-    total = len(points)
-    if jobs <= 1:
-        for i, p in enumerate(points):
-            results[i] = _measure_one(p, targets)
-            if progress:
-                progress(len(results), total, results[i])
-    else:
-        with concurrent.futures.ProcessPoolExecutor(max_workers=jobs) as pool:
-            futs = {pool.submit(_measure_one, p, targets): i for i, p in enumerate(points)}
-            for fut in concurrent.futures.as_completed(futs):
-                results[futs[fut]] = fut.result()
-                if progress:
-                    progress(len(results), total, results[futs[fut]])
-    return [r for i in range(total) for r in results[i]]
+    per_point = _in_order(functools.partial(_measure_one, targets=targets), points, jobs,
+                          progress)
+    return [r for recs in per_point for r in recs]
 
 
 def _stock_one(p: Point) -> dict:
@@ -108,12 +118,7 @@ def flow_check(records: list[dict], jobs: int = 1) -> list[dict]:
     """The ecp5 flow's LUTs against stock synth_ecp5 (ABC9) for every POST design with an
     ecp5 record: [{'label', 'flow', 'stock' (None if ABC9 failed), 'error'}] (cached)."""
     recs = [r for r in records if r["target"] == "ecp5" and r["point"].kind == "post"]
-    pts = [r["point"] for r in recs]
-    if jobs <= 1:
-        stock = [_stock_one(p) for p in pts]
-    else:
-        with concurrent.futures.ProcessPoolExecutor(max_workers=jobs) as pool:
-            stock = list(pool.map(_stock_one, pts))
+    stock = _in_order(_stock_one, [r["point"] for r in recs], jobs)
     return [{"label": r["point"].label, "flow": r["measured"]["lut"], "stock": s["lut"],
              "error": s["error"]} for r, s in zip(recs, stock, strict=True)]
 
