@@ -81,12 +81,18 @@ async def stream_image(p: Ports, acts: list[str], codes: list[str], tiles: int,
     falling, in_ready, out_valid, outs = p.falling, p.in_ready, p.out_valid, p.outs
     set_act, set_code, set_last = p.set_act, p.set_code, p.set_last
     lasts: deque[int] = deque()
-    lat_min, lat_max = 1 << 30, -1
+    lats: list[int] = []          # latency of every result taken so far
     n = 0                         # falling edges so far; the next rising edge is n + 1
     first = -1
     shown_last = -1
     expected = tiles * positions
-    got = 0
+
+    def capture(n: int) -> None:
+        """Take the results on the outputs at falling edge n."""
+        for r, get in zip(results, outs, strict=True):
+            r.append(get())
+        lats.append(n + 1 - lasts.popleft())
+
     guard = 64 * (expected * d + 16)     # cycles; a DUT that never takes a beat ends here
     for t in range(tiles):
         ct = codes[t * d:(t + 1) * d]
@@ -97,11 +103,7 @@ async def stream_image(p: Ports, acts: list[str], codes: list[str], tiles: int,
                     await falling
                     n += 1
                     if out_valid():
-                        for r, get in zip(results, outs, strict=True):
-                            r.append(get())
-                        lat = n + 1 - lasts.popleft()
-                        lat_min, lat_max = min(lat_min, lat), max(lat_max, lat)
-                        got += 1
+                        capture(n)
                     if in_ready():
                         break
                     if n > guard:
@@ -120,25 +122,21 @@ async def stream_image(p: Ports, acts: list[str], codes: list[str], tiles: int,
     valid = True
     end = first
     guard = n + 64 * (expected + 16)     # a DUT that never delivers its results ends here
-    while got < expected:
+    while len(lats) < expected:
         await falling
         n += 1
         if out_valid():
-            for r, get in zip(results, outs, strict=True):
-                r.append(get())
-            lat = n + 1 - lasts.popleft()
-            lat_min, lat_max = min(lat_min, lat), max(lat_max, lat)
-            got += 1
+            capture(n)
             end = n + 1
         if valid and in_ready():
             p.set_valid(NO_DELAY, 0)
             valid = False
         if n > guard:
-            raise TimeoutError(f"{got} of {expected} results after {n} cycles")
+            raise TimeoutError(f"{len(lats)} of {expected} results after {n} cycles")
     if valid:                      # the last result left before the last beat's edge
         await falling
         p.set_valid(NO_DELAY, 0)
-    return end - first + 1, lat_min, lat_max
+    return end - first + 1, min(lats), max(lats)
 
 
 async def serve_layer(p: Ports, msg: dict) -> dict:
