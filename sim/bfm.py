@@ -160,6 +160,16 @@ async def reset_cocotb(dut, out_ready: int = 0, cycles: int = 2) -> None:
     await ClockCycles(dut.clk, 1)
 
 
+def _countdown(tail: int, cycle: int, drv: StreamDriver, mon: StreamMonitor,
+               max_cycles: int) -> int:
+    """The clock loops' drain counter after `cycle` cycles: one less once the driver and
+    the monitor are both done; TimeoutError past `max_cycles`."""
+    if cycle > max_cycles:
+        raise TimeoutError(f"no progress: {len(mon.results)} of {mon.expected} results "
+                           f"after {cycle} cycles")
+    return tail - 1 if mon.done and drv.done else tail
+
+
 async def run_cocotb(dut, drv: StreamDriver, mon: StreamMonitor, out_names: Sequence[str],
                      max_cycles: int, drain: int = 16) -> int:
     """Clock loop for cocotb: drive `drv`, serve `mon` until it is done and `drain` cycles
@@ -194,11 +204,7 @@ async def run_cocotb(dut, drv: StreamDriver, mon: StreamMonitor, out_names: Sequ
         if r and out_valid.value:
             mon.capture(tuple(o.value.to_signed() for o in outs), cycle + 1)
         cycle += 1
-        if mon.done and drv.done:
-            tail -= 1
-        if cycle > max_cycles:
-            raise TimeoutError(f"no progress: {len(mon.results)} of {mon.expected} results "
-                               f"after {cycle} cycles")
+        tail = _countdown(tail, cycle, drv, mon, max_cycles)
     await rising                  # leave the read-only phase, so the caller may write
     return cycle
 
@@ -223,11 +229,7 @@ async def run_amaranth(ctx, dut, drv: StreamDriver, mon: StreamMonitor,
             mon.capture(tuple(ctx.get(o) for o in outs), cycle + 1)
         await ctx.tick()
         cycle += 1
-        if mon.done and drv.done:
-            tail -= 1
-        if cycle > max_cycles:
-            raise TimeoutError(f"no progress: {len(mon.results)} of {mon.expected} results "
-                               f"after {cycle} cycles")
+        tail = _countdown(tail, cycle, drv, mon, max_cycles)
     return cycle
 
 
