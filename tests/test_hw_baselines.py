@@ -2,18 +2,14 @@
 # (the bad-input test makes a PE that is never elaborated)
 import numpy as np
 import pytest
+from stream_check import simulate
 
 from asq_hw import PEConfig
 from hw.baselines import IntPE, PotPE, baseline_acc_bits, baseline_dot
 from sim import workloads
 from sim.bfm import (
     Scoreboard,
-    StreamDriver,
-    StreamMonitor,
     latencies,
-    random_gaps,
-    random_ready,
-    simulate_amaranth,
 )
 
 
@@ -48,9 +44,7 @@ def test_baseline_pe_streams_match_reference(cls, lanes, signed):
     rng = np.random.default_rng(lanes)
     wl = workloads.random_dots(cfg, rng, count=30, max_terms=8, top=pe.top)
     wl = wl + workloads.exhaustive(cfg, rng, top=pe.top)
-    drv = StreamDriver(wl.act, wl.code, wl.last, random_gaps(rng, wl.beats, 0.2))
-    mon = StreamMonitor(random_ready(rng, 0.3), wl.dots)
-    simulate_amaranth(pe, drv, mon, pe.acc_ports)
+    _, mon, _ = simulate(pe, wl, rng=rng, p_gap=0.2, p_stall=0.3)
     sb = Scoreboard(wl.expected).check(mon.results)
     assert sb["mismatches"] == 0, sb
     assert pe.acc_bits == baseline_acc_bits(pe.top[:3], cfg)
@@ -61,9 +55,7 @@ def test_baseline_latency_is_the_post_latency():
     pe = PotPE(cfg)
     rng = np.random.default_rng(9)
     wl = workloads.random_dots(cfg, rng, count=20, max_terms=10, top=pe.top)
-    drv = StreamDriver(wl.act, wl.code, wl.last, random_gaps(rng, wl.beats, 0.3))
-    mon = StreamMonitor([True], wl.dots)
-    simulate_amaranth(pe, drv, mon, pe.acc_ports)
+    drv, mon, _ = simulate(pe, wl, rng=rng, p_gap=0.3)
     assert set(latencies(drv, mon)) == {pe.latency}
 
 
@@ -72,9 +64,7 @@ def test_explicit_acc_bits_wraps():
     pe = IntPE(cfg, acc_bits=6)
     rng = np.random.default_rng(2)
     wl = workloads.random_dots(cfg, rng, count=30, max_terms=8, top=pe.top, acc_bits=6)
-    drv = StreamDriver(wl.act, wl.code, wl.last, [0] * wl.beats)
-    mon = StreamMonitor([True], wl.dots)
-    simulate_amaranth(pe, drv, mon, pe.acc_ports)
+    _, mon, _ = simulate(pe, wl)
     assert Scoreboard(wl.expected).check(mon.results)["mismatches"] == 0
 
 

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from amaranth.hdl import ClockDomain, Elaboratable, Module, Shape
 from amaranth.sim import Simulator
+from stream_check import check
 
 from asq_hw import PEConfig
 from golden import pe_dot
@@ -11,31 +12,8 @@ from hw.gen import manifest
 from hw.pe import PostPE, pe_latency
 from sim import workloads
 from sim.bfm import (
-    Scoreboard,
-    StreamDriver,
-    StreamMonitor,
     latencies,
-    random_gaps,
-    random_ready,
-    simulate_amaranth,
 )
-
-
-def simulate(pe, wl, seed=0, p_gap=0.0, p_stall=0.0):
-    rng = np.random.default_rng(seed)
-    drv = StreamDriver(wl.act, wl.code, wl.last, random_gaps(rng, wl.beats, p_gap))
-    mon = StreamMonitor(random_ready(rng, p_stall), wl.dots)
-    cycles = simulate_amaranth(pe, drv, mon, pe.acc_ports)
-    return drv, mon, cycles
-
-
-def check(pe, wl, **kw):
-    drv, mon, cycles = simulate(pe, wl, **kw)
-    sb = Scoreboard(wl.expected).check(mon.results)
-    assert sb["mismatches"] == 0, sb
-    assert sb["verified"] == wl.dots
-    return drv, mon, cycles
-
 
 MATRIX = [(variant, lanes, signed) for variant in ("lut", "dual") for lanes in (1, 2, 3, 4)
           for signed in (False, True)]
