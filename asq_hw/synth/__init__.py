@@ -94,8 +94,8 @@ def synthesize(design: str | os.PathLike, top: str, target: str, *,
     if not isinstance(top, str) or not PLAIN_ID.match(top):
         raise ValueError(f"top must be a plain Verilog module name, not {top!r}")
     verilog = read_design(design)
-    tools = {"yosys": tool_version("yosys")}
-    base = {"verilog": cache.text_hash(verilog), "top": top, "yosys": tools["yosys"]}
+    base = _design_key(verilog, top)
+    tools = {"yosys": base["yosys"]}
     hits = []
 
     syn, hit = cache.cached(
@@ -149,8 +149,7 @@ def stock_ecp5_luts(design: str | os.PathLike, top: str, *, use_cache: bool = Tr
     on some designs here (asq_hw/synth/yosys.py says how); such a failure is a result, not
     an exception, and is cached like one."""
     verilog = read_design(design)
-    key = {"verilog": cache.text_hash(verilog), "top": top, "yosys": tool_version("yosys"),
-           "stage": "stock-counts", "target": "ecp5",
+    key = {**_design_key(verilog, top), "stage": "stock-counts", "target": "ecp5",
            "script": synth_script(top, "ecp5", stock=True)}
 
     def compute():
@@ -164,6 +163,11 @@ def stock_ecp5_luts(design: str | os.PathLike, top: str, *, use_cache: bool = Tr
     if value["cells"] is None:
         return {"lut": None, "error": value["error"]}
     return {"lut": count_resources(value["cells"], "ecp5")["lut"], "error": None}
+
+
+def _design_key(verilog: str, top: str) -> dict:
+    """What every cached result of a design depends on: its text, top and Yosys version."""
+    return {"verilog": cache.text_hash(verilog), "top": top, "yosys": tool_version("yosys")}
 
 
 def _raw_counts(verilog: str, top: str, target: str, timeout_s: float,
