@@ -1,13 +1,15 @@
-"""ASQ activation quantizer: LSQ step gradient and init, adapter shape and start, modes."""
+"""ASQ activation quantizer: LSQ step gradient and init, adapter shape and start, modes, and
+the fixed-point forward against golden.asq_int's integer units."""
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from asq_hw.quant import ASQActivation, make_adapter
-from golden.network import MIN_BETA
+from golden import asq_int as Q
 
 
 def test_adapter_shapes_follow_the_channel_rule():
@@ -31,10 +33,68 @@ def test_beta_is_clamped_and_per_sample():
     with torch.no_grad():
         q.adapter[0].weight.fill_(1.0)
         q.adapter[0].bias.fill_(-1.0)
-    x = torch.stack([torch.full((3, 2, 2), 0.1), torch.full((3, 2, 2), 2.0)])
-    beta = q.beta(x)
-    assert beta[0].item() == pytest.approx(MIN_BETA)  # ReLU gave 0, clamped
-    assert beta[1].item() == pytest.approx(5.0)
+    x = torch.stack([torch.full((3, 2, 2), 0.1), torch.full((3, 2, 2), 0.5)])
+    beta = q.beta(x)  # step 1: the adapter sees mean(x) directly
+    assert beta[0].item() == Q.BETA_MIN / 2**Q.BETA_FRAC  # ReLU gave 0, clamped to 1/16
+    assert beta[1].item() == 0.5  # 3 * 0.5 - 1, exact in the fixed point
+    big = torch.full((1, 3, 2, 2), 100.0)
+    assert q.beta(big).item() == Q.BETA_MAX / 2**Q.BETA_FRAC
+
+
+def _integer_pipeline(q, x):
+    """(codes, beta codes) of golden.asq_int for the quantizer's input x (float32): u from
+    x / s as the forward rounds it, then the integer adapter and requantization."""
+    ub = Q.u_bits(q.abits)
+    with torch.no_grad():
+        u = torch.floor(x / q.step() * 2.0**Q.U_FRAC + 0.5).clamp(-2 ** (ub - 1),
+                                                                  2 ** (ub - 1) - 1)
+    u = u.long().numpy()
+    if q.adapter is None:
+        b = np.full(u.shape[0], Q.BETA_ONE)
+    else:
+        lins = [m for m in q.adapter if isinstance(m, nn.Linear)]
+        layers = [Q.adapter_params(m.weight.detach().numpy(), m.bias.detach().numpy(),
+                                   Q.U_FRAC if j == 0 else Q.ADAPTER_FRAC)
+                  for j, m in enumerate(lins)]
+        b = Q.adapter_beta(u, layers, ub)
+    return Q.requantize(u, Q.reciprocal(b), ub, q.lo, q.hi), b
+
+
+@pytest.mark.parametrize("shape,abits,adapter", [((64, 16, 4, 4), 4, True),
+                                                 ((64, 6, 3, 3), 3, True),
+                                                 ((64, 128), 4, True),
+                                                 ((64, 16, 2, 2), 2, False)],
+                         ids=["conv", "small-adapter", "linear", "no-adapter"])
+def test_forward_is_the_integer_pipeline(shape, abits, adapter):
+    torch.manual_seed(7)
+    q = ASQActivation(abits, shape[1], adapter=adapter)
+    if adapter:
+        with torch.no_grad():
+            for m in q.adapter:
+                if isinstance(m, nn.Linear):
+                    m.weight.normal_(0, 0.3)
+                    m.bias.uniform_(-0.5, 1.0)
+    x = torch.relu(torch.randn(shape) * torch.rand(shape[0]).view((-1,) + (1,) * (
+        len(shape) - 1)) * 3)
+    y = q(x)  # initialises the step
+    codes, beta = q.codes(x)
+    ref_codes, ref_b = _integer_pipeline(q, x)
+    assert np.array_equal(codes.numpy(), ref_codes)
+    assert np.array_equal(beta.numpy(), (ref_b / 2**Q.BETA_FRAC).astype(np.float32))
+    assert len(set(ref_b.tolist())) > (1 if adapter else 0)  # per-sample betas vary
+    assert torch.equal(y, codes.float() * (q.step() * beta).view((-1,) + (1,) * (x.dim() - 1)))
+
+
+def test_adapter_gradient_reaches_every_parameter():
+    torch.manual_seed(1)
+    q = ASQActivation(4, 16)
+    with torch.no_grad():
+        q.adapter[2].weight.normal_(0, 0.3)
+    x = torch.relu(torch.randn(8, 16, 3, 3)) * 2
+    q(x)
+    (q(x) * torch.randn(8, 16, 3, 3)).sum().backward()
+    for p in q.adapter.parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0
 
 
 def test_forward_is_codes_times_scale_and_matches_codes_method():

@@ -59,3 +59,18 @@ def replace_ste(x: torch.Tensor, value: torch.Tensor, mask: torch.Tensor) -> tor
     """`value` forward (a quantized x), gradient passed straight to x where `mask` (the
     clipping range) holds and zero outside: the clipped straight-through estimator."""
     return _Replace.apply(x, value.detach(), mask.to(x.dtype).detach())
+
+
+class _RoundHalfUpSTE(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return torch.floor(x + 0.5)  # the hardware's add-half-then-shift rounding
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+
+def round_half_up_ste(x: torch.Tensor) -> torch.Tensor:
+    """floor(x + 1/2) forward (round half up, as `(v + 2**(s-1)) >> s`), identity gradient."""
+    return _RoundHalfUpSTE.apply(x)
