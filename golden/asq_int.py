@@ -271,6 +271,14 @@ def adapter_params(weight, bias, in_frac: int) -> AdapterLayer:
     return AdapterLayer(wi.astype(np.int64), bi.astype(np.int64), e)
 
 
+def adapter_acc_bits(fan_in: int, in_bits: int, in_signed: bool) -> int:
+    """Signed width of an adapter Linear layer's accumulator: every input, weight and the
+    bias at its largest magnitude, |acc| <= fan_in * 127 * in_max + 2**31."""
+    in_max = 1 << (in_bits - 1) if in_signed else (1 << in_bits) - 1
+    bound = fan_in * ADAPTER_WMAX * in_max + (1 << (ADAPTER_BIAS_BITS - 1))
+    return bound.bit_length() + 1
+
+
 def _linear(h, layer: AdapterLayer, in_bits: int, in_signed: bool) -> tuple[np.ndarray, int]:
     """sum_i W * h + B as int64 and its proven signed width."""
     h = check_width("adapter input", _int64("adapter input", h), in_bits, in_signed)
@@ -283,10 +291,9 @@ def _linear(h, layer: AdapterLayer, in_bits: int, in_signed: bool) -> tuple[np.n
         raise ValueError(f"adapter exponent must be from {lo} to {hi}, not {layer.exp}")
     if w.shape[1] != h.shape[1] or b.shape != (w.shape[0],):
         raise ValueError(f"adapter layer of shape {w.shape} does not fit input {h.shape}")
-    in_max = 1 << (in_bits - 1) if in_signed else (1 << in_bits) - 1
-    bound = w.shape[1] * ADAPTER_WMAX * in_max + (1 << (ADAPTER_BIAS_BITS - 1))
-    acc = h @ w.T + b[None, :]  # |.| <= bound < 2**62
-    return acc, bound.bit_length() + 1
+    bits = adapter_acc_bits(w.shape[1], in_bits, in_signed)
+    acc = h @ w.T + b[None, :]  # |.| < 2**(bits-1) <= 2**62
+    return acc, bits
 
 
 def adapter_layer(h, layer: AdapterLayer, in_bits: int, in_signed: bool) -> np.ndarray:
