@@ -146,6 +146,32 @@ def static_scale(r, d, factors, acc_bound: int) -> StaticScale:
     return StaticScale(mult, bias, shift, bits)
 
 
+def retarget(st: StaticScale, delta: int, acc_bound: int) -> StaticScale:
+    """The static scale of the same layer when its accumulators are 2**delta times larger
+    (the lut variant run at frac_bits F + delta), in integers only: shift + delta, and C
+    rounded (half up) to the narrower scale_bits(acc_bound) when the larger accumulators
+    need it, D rescaled to the new shift."""
+    bits = scale_bits(acc_bound)
+    drop = max(0, st.bits - bits)
+    mult = _round_shift(_int64("C", st.mult), drop)
+    if mult.size and np.abs(mult).max() >= 1 << (bits - 1):
+        drop += 1
+        mult = _round_shift(_int64("C", st.mult), drop)
+    shift = st.shift + delta - drop
+    if not 1 <= shift <= 62 - BETA_FRAC:
+        raise ValueError(f"frac_bits change by {delta} moves the rescale shift to {shift}, "
+                         f"outside 1..{62 - BETA_FRAC}")
+    d = _int64("D", st.bias)
+    dshift = delta - drop
+    if dshift >= 0:
+        if d.size and np.abs(d).max() >= 1 << (61 - dshift):
+            raise ValueError(f"frac_bits change by {delta}: D would exceed 2**61")
+        bias = d << dshift
+    else:
+        bias = _round_shift(d, -dshift)
+    return StaticScale(mult, bias, shift, min(st.bits, bits))
+
+
 # ---------------------------------------------------------------------------------------
 # Rescale: accumulators -> u (per position), or the logits.
 

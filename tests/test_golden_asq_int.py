@@ -276,3 +276,25 @@ def test_check_width_names_the_operand():
         Q.check_width("u", np.array([-9]), 4)
     with pytest.raises(ValueError, match=r"^u must be an integer array, not float64$"):
         Q.global_pool(np.zeros((1, 2)), 16)
+
+
+@pytest.mark.parametrize("delta", [-3, 0, 4, 8])
+def test_retarget_follows_the_accumulator_scale(delta):
+    r = np.array([0.37, -0.11, 0.2])
+    d = np.array([1.25, -3.5, 0.01])
+    bound = 144 * 15 * 2**11  # lut at F = 8
+    st = Q.static_scale(r, d, (2.0**-11,), bound)
+    new_bound = bound << delta if delta >= 0 else bound >> -delta
+    rt = Q.retarget(st, delta, new_bound)
+    ref = Q.static_scale(r, d, (2.0 ** -(11 + delta),), new_bound)
+    assert rt.bits == min(st.bits, ref.bits)
+    # the same real multiplier and offset, to the precision of the narrower C
+    for k in range(3):
+        got = Fraction(int(rt.mult[k, 0]), 2**rt.shift)
+        assert abs(got - Fraction(r[k]) * Fraction(2.0 ** -(11 + delta))) \
+            <= Fraction(1, 2**rt.shift)
+        assert abs(Fraction(int(rt.bias[k]), 2 ** (rt.shift + 8)) - Fraction(d[k])) \
+            <= Fraction(1, 2 ** (min(rt.shift, st.shift) + 8))
+    if delta == 0:
+        assert np.array_equal(rt.mult, st.mult) and np.array_equal(rt.bias, st.bias)
+        assert rt.shift == st.shift
