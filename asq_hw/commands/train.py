@@ -49,10 +49,11 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    from asq_hw.artifact import load_artifact, save_artifact
     from asq_hw.config import FRAC_BITS_RANGE, _check_int
     from asq_hw.data import load_dataset
     from asq_hw.errors import UserError
-    from asq_hw.export import export_model, load_artifact, save_artifact
+    from asq_hw.export import export_model
     from asq_hw.train import TrainConfig, save_checkpoint, train
 
     cfg = TrainConfig(dataset=args.dataset, data_dir=args.data_dir, model=args.model,
@@ -85,7 +86,7 @@ def run(args) -> int:
         art = export_model(result.qat_model, data, frac_bits=args.frac_bits,
                            provenance=provenance)
         save_artifact(art, args.out)
-        sha = load_artifact(args.out).meta["tensors_sha256"]
+        sha = load_artifact(args.out).tensors_sha256
         print(f"  artifact   {args.out}/model.json + model.safetensors")
     path = save_checkpoint(result, data, args.out, artifact_sha256=sha)
     print(f"  checkpoint {path}")
