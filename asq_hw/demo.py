@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from asq_hw.config import SCHEMES as QUANTS
 from asq_hw.config import VARIANTS, _check_int
 from asq_hw.errors import UserError
 from asq_hw.outputs import ensure_writable, write_json
@@ -43,7 +44,6 @@ from asq_hw.sweep import estimate_point
 CACHE_NAME = "demo-cache.json"
 SCHEMA = "asq-hw-demo-summary"
 SCHEMA_VERSION = 1
-QUANTS = ("post", "pot", "int")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from asq_hw.config import PEConfig
+from asq_hw.config import PE_KINDS, PEConfig
 
-KINDS = ("int", "pot")
+# The baseline PEs of asq_hw.config.PE_KINDS.
+KINDS = tuple(k for k in PE_KINDS if k != "post")
 
 
 def baseline_weights(kind: str, codes, wbits: int) -> np.ndarray:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import sys
 import time
 
+from asq_hw.config import DEFAULT_FRAC_BITS
+
 
 def register(sub) -> None:
     from asq_hw.train import TrainConfig
@@ -38,8 +40,9 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=d.seed, help=f"random seed (default {d.seed})")
     p.add_argument("--threads", type=int, default=d.threads,
                    help=f"torch CPU threads, part of the determinism (default {d.threads})")
-    p.add_argument("--frac-bits", type=int, default=8,
-                   help="default F of the lut variant recorded in the artifact (default 8)")
+    p.add_argument("--frac-bits", type=int, default=DEFAULT_FRAC_BITS,
+                   help="default F of the lut variant recorded in the artifact "
+                        f"(default {DEFAULT_FRAC_BITS})")
     p.add_argument("--no-export", action="store_true",
                    help="write only the checkpoint (needed for resnet20, which has no "
                         "integer export)")
