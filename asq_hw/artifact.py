@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
+from safetensors.numpy import load, save
 
 from asq_hw.config import ABITS_RANGE, FRAC_BITS_RANGE, SCHEMES, VARIANTS, WBITS_RANGE, PEConfig
 from asq_hw.errors import UserError
@@ -404,7 +405,6 @@ def requant_tensors(artifact: Artifact, layer: ComputeLayer, frac_bits: int):
 # Writing and reading.
 
 def _tensor_bytes(tensors: dict[str, np.ndarray]) -> bytes:
-    from safetensors.numpy import save
     return save({k: np.ascontiguousarray(v) for k, v in sorted(tensors.items())})
 
 
@@ -424,8 +424,9 @@ def write_raw(directory, meta: dict, tensors: dict[str, np.ndarray]) -> None:
 
 
 def save_artifact(artifact: Artifact, directory) -> None:
-    """Validate and write DIR/model.safetensors and DIR/model.json. Saving a loaded
-    artifact reproduces its files byte for byte."""
+    """Validate and write DIR/model.safetensors and DIR/model.json. Fields are written in
+    model.json's order, so saving a loaded artifact reproduces what save_artifact wrote,
+    byte for byte."""
     validate(artifact, str(Path(directory) / JSON_NAME))
     write_raw(directory, artifact.to_json(), artifact.tensors)
 
@@ -433,8 +434,6 @@ def save_artifact(artifact: Artifact, directory) -> None:
 def load_artifact(directory) -> Artifact:
     """Read and validate an artifact; UserError (one line naming file and field) if it is
     missing, truncated, corrupt, of another version or inconsistent."""
-    from safetensors.numpy import load
-
     d = Path(directory)
     jpath, tpath = d / JSON_NAME, d / TENSORS_NAME
     if not d.is_dir():
