@@ -126,7 +126,8 @@ class DemoConfig:
 
 # The sources that decide a trained model's weights and its artifact.
 _TRAIN_SOURCES = ("asq_hw/train.py", "asq_hw/models.py", "asq_hw/data.py", "asq_hw/export.py",
-                  "asq_hw/quant", "golden/codes.py", "golden/layers.py")
+                  "asq_hw/artifact.py", "asq_hw/quant", "golden/schemes.py", "golden/codes.py",
+                  "golden/arith.py", "golden/requant.py")
 
 
 def train_fingerprint() -> str:
