@@ -132,7 +132,8 @@ class ConvLayer:
     fan_in: int
     act_in: ActIn
     output: str = "codes"
-    requant: dict[str, VariantRequant] = dataclasses.field(default_factory=dict)
+    requant: dict[str, VariantRequant] = dataclasses.field(default_factory=dict,
+                                                           hash=False)
 
     @property
     def outputs(self) -> int:
@@ -176,7 +177,8 @@ class LinearLayer:
     fan_in: int
     act_in: ActIn
     output: str = "codes"
-    requant: dict[str, VariantRequant] = dataclasses.field(default_factory=dict)
+    requant: dict[str, VariantRequant] = dataclasses.field(default_factory=dict,
+                                                           hash=False)
 
     @property
     def outputs(self) -> int:
@@ -270,11 +272,11 @@ class InputSpec:
         return cls(tuple(d["shape"]), tuple(d["mean"]), tuple(d["std"]))
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class Artifact:
     """A validated artifact in memory: model.json's fields as typed records and `tensors`
     (name -> numpy array). Treat the tensors as read-only; `dataclasses.replace` or
-    `copy_artifact` make a changed copy."""
+    `copy_artifact` make a changed copy. Compared by identity (the tensors are arrays)."""
 
     weight_quant: str
     wbits: int
