@@ -159,7 +159,7 @@ def export_layer(folder, cfg: PEConfig) -> int:
             lc = layer_pe_config(art, layer, cfg.variant)
             if (lc.wbits, lc.abits, lc.act_signed) == (cfg.wbits, cfg.abits, cfg.act_signed):
                 return j
-            fits.append(f"{layer['name']} (wbits {lc.wbits}, abits {lc.abits}, "
+            fits.append(f"{layer.name} (wbits {lc.wbits}, abits {lc.abits}, "
                         f"{'signed' if lc.act_signed else 'unsigned'})")
     raise UserError(f"export {folder} has no POST layer with wbits {cfg.wbits}, abits "
                     f"{cfg.abits}, {'signed' if cfg.act_signed else 'unsigned'} "
