@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 
+from asq_hw.commands.args import Choice
+from asq_hw.config import VARIANTS
 
-def register(sub) -> None:
-    p = sub.add_parser("eval", help="compare float, fake-quant and golden integer accuracy",
-                       description=__doc__)
+
+def register(sub, help: str) -> None:
+    p = sub.add_parser("eval", help=help, description=__doc__)
     p.add_argument("dir", help="folder written by asq-hw train")
-    p.add_argument("--variant", default="lut", choices=("lut", "dual"),
+    p.add_argument("--variant", default="lut", action=Choice, allowed=VARIANTS, quoted=True,
                    help="POST MAC variant of the golden network (default lut)")
     p.add_argument("--frac-bits", type=int, default=None,
                    help="F of the lut variant (default: the artifact's)")
