@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import select
 import sys
 import traceback
 
@@ -58,11 +59,17 @@ def _command(argv: list[str]) -> str | None:
 
 
 def _stdout_broken() -> bool:
+    """Whether stdout is a pipe whose reader has gone (poll reports POLLERR on the write end
+    of such a pipe; the failed write may already have emptied the buffer)."""
     try:
         sys.stdout.flush()
+        poll = select.poll()
+        poll.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(ev & select.POLLERR for _, ev in poll.poll(0))
     except BrokenPipeError:
         return True
-    return False
+    except (OSError, ValueError):       # stdout closed or not a file: not a broken pipe
+        return False
 
 
 def main(argv: list[str] | None = None) -> int:
