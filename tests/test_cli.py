@@ -142,3 +142,12 @@ def test_bad_enumerated_flags_are_one_line(capsys):
     assert main(["sim", "pe", "--sim", "vcs"]) == 2
     assert capsys.readouterr().err == \
         "asq-hw: error: sim must be one of verilator, icarus, not 'vcs'\n"
+
+
+def test_eval_checks_its_flags_before_reading_anything(tmp_path, capsys):
+    assert main(["eval", str(tmp_path / "none"), "--frac-bits", "99"]) == 2
+    assert capsys.readouterr().err == \
+        "asq-hw: error: frac_bits must be an integer from 1 to 16, not 99\n"
+    assert main(["eval", str(tmp_path / "none"), "--threads", "0"]) == 2
+    assert capsys.readouterr().err == \
+        "asq-hw: error: threads must be an integer from 1 to 256, not 0\n"

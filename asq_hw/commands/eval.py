@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import json
 
-from asq_hw.commands.args import Choice
-from asq_hw.config import VARIANTS
+from asq_hw.commands.args import Choice, check_int
+from asq_hw.config import FRAC_BITS_RANGE, VARIANTS
 
 
 def register(sub, help: str) -> None:
@@ -62,6 +62,9 @@ def evaluate(directory, variant: str = "lut", frac_bits: int | None = None,
 def run(args) -> int:
     from asq_hw.export import load_artifact
 
+    if args.frac_bits is not None:
+        check_int("frac_bits", args.frac_bits, *FRAC_BITS_RANGE)
+    check_int("threads", args.threads, 1, 256)
     r = evaluate(args.dir, args.variant, args.frac_bits, args.data_dir, args.threads)
     if args.json:
         print(json.dumps(r))

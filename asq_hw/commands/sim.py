@@ -59,6 +59,7 @@ def pe_phases(cfg, vectors: int, seed: int, export=None) -> list[dict]:
 
     if vectors < 1:
         raise UserError(f"vectors must be a positive integer, not {vectors}")
+    check_int("seed", seed, 0, 2**63 - 2)          # the network phase uses seed + 1
     folder = export_folder(export)
     if folder is not None:
         export_layer(folder, cfg)              # fails now, before the build, if none fits
