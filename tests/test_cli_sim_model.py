@@ -44,6 +44,7 @@ def test_verilog_array_rejects_bad_config_before_writing(tmp_path, capsys, flags
     assert not out.exists()
 
 
+@pytest.mark.slow                  # trained_cnn() trains on first use (then cached on disk)
 @pytest.mark.parametrize("flags,message", [
     (["--images", "0"], "images must be an integer from 1 to 360, not 0"),
     (["--images", "361"], "images must be an integer from 1 to 360, not 361"),

@@ -3,6 +3,8 @@
 import re
 from pathlib import Path
 
+import numpy as np
+
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 
@@ -30,7 +32,24 @@ def test_own_model_example_exports_a_working_artifact(tmp_path, monkeypatch):
 
 
 def test_golden_pe_example():
+    # The example's claims: 32 int64 accumulators, bit-exact with the hardware (checked
+    # against the spec's plain-Python reading) and, divided by 2**(J+F), close to the
+    # real dot product with the decoded weights.
+    from reference_model import ref_dot
+
+    from golden import levels
+
     code = _blocks("## Python API")[1]
     scope: dict = {}
     exec(compile(code, "README.md", "exec"), scope)
-    assert scope["acc"].shape == (32,)
+    acc, acts, codes, cfg = scope["acc"], scope["acts"], scope["codes"], scope["cfg"]
+    assert acc.dtype == np.int64 and acc.shape == (32,)
+    want = [ref_dot(a, codes, wbits=cfg.wbits, variant="lut", frac_bits=cfg.frac_bits,
+                    acc_bits=cfg.acc_bits) for a in acts]
+    assert acc.tolist() == want
+    exact = acts @ levels(cfg.wbits)[codes]
+    # An odd-exponent term's LUT entry x * 2**F / sqrt(2) is rounded by at most 1/2, then
+    # shifted left by at most J: each term is off by at most 2**J / 2 in accumulator units.
+    err = np.abs(acc - exact * 2 ** (cfg.J + cfg.frac_bits))
+    assert np.all(err <= acts.shape[1] * 2**cfg.J / 2)
+    assert err.max() > 0                  # the LUT rounds: the bound is not met trivially

@@ -1,5 +1,5 @@
 """Golden integer conv layer throughput, bit-exact, against torch.nn.functional.conv2d in
-float32 on the same shape in the same run (issue 3): a ResNet-20-like layer, batch 32,
+float32 on the same shape in the same run: a ResNet-20-like layer, batch 32,
 64 -> 64 channels, 3x3, 16x16, W4A4 POST, both MAC variants. The golden layer runs the
 exact float-GEMM fast path (golden.gemm.plan_gemm); before timing, its accumulators are
 checked against the Numba kernel pe_matmul on the same inputs."""

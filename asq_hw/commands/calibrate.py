@@ -21,14 +21,17 @@ import sys
 import time
 from pathlib import Path
 
+from asq_hw.commands.args import Choice, check_int
 
-def register(sub) -> None:
-    p = sub.add_parser("calibrate", help="fit/check the estimator against synthesis",
-                       description=__doc__)
-    p.add_argument("--grid", default="full", choices=("small", "full"),
+
+def register(sub, help: str) -> None:
+    from asq_hw.estimate import TARGETS
+    from asq_hw.estimate.grid import GRIDS
+    p = sub.add_parser("calibrate", help=help, description=__doc__)
+    p.add_argument("--grid", default="full", action=Choice, allowed=GRIDS,
                    help="design grid (default full: ~64 designs per target)")
-    p.add_argument("--targets", nargs="+", default=None, metavar="T",
-                   help="targets (default: ice40 ecp5 xc7)")
+    p.add_argument("--targets", nargs="+", default=TARGETS, action=Choice, allowed=TARGETS,
+                   field="targets", help=f"targets (default: {' '.join(TARGETS)})")
     p.add_argument("--jobs", type=int, default=1, help="parallel synthesis runs (default 1)")
     p.add_argument("--check", action="store_true",
                    help="evaluate the committed coefficients; do not refit")
@@ -40,21 +43,18 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from asq_hw.config import _check_int
-    from asq_hw.estimate import COEFFICIENTS, TARGETS, load_coefficients
+    from asq_hw.errors import UserError
+    from asq_hw.estimate import COEFFICIENTS, load_coefficients
     from asq_hw.estimate import calibrate as cal
     from asq_hw.estimate.grid import grid, holdout
     from asq_hw.outputs import write_text
 
-    targets = tuple(args.targets or TARGETS)
-    for t in targets:
-        if t not in TARGETS:
-            raise ValueError(f"targets must be among {', '.join(TARGETS)}, not {t!r}")
-    _check_int("jobs", args.jobs, 1, 64)
+    targets = tuple(args.targets)
+    check_int("jobs", args.jobs, 1, 64)
     coef_path = Path(args.coefficients or COEFFICIENTS)
     report = Path(args.report)
     if not report.parent.is_dir():
-        raise FileNotFoundError(f"report folder {report.parent} does not exist")
+        raise UserError(f"report folder {report.parent} does not exist")
     points = grid(args.grid)
     t0 = time.perf_counter()
     show = sys.stderr.isatty()

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 
+from asq_hw.commands.args import Choice, check_int
+from asq_hw.config import FRAC_BITS_RANGE, VARIANTS
 
-def register(sub) -> None:
-    p = sub.add_parser("eval", help="compare float, fake-quant and golden integer accuracy",
-                       description=__doc__)
+
+def register(sub, help: str) -> None:
+    p = sub.add_parser("eval", help=help, description=__doc__)
     p.add_argument("dir", help="folder written by asq-hw train")
-    p.add_argument("--variant", default="lut", choices=("lut", "dual"),
+    p.add_argument("--variant", default="lut", action=Choice, allowed=VARIANTS, quoted=True,
                    help="POST MAC variant of the golden network (default lut)")
     p.add_argument("--frac-bits", type=int, default=None,
                    help="F of the lut variant (default: the artifact's)")
@@ -59,6 +61,9 @@ def evaluate(directory, variant: str = "lut", frac_bits: int | None = None,
 def run(args) -> int:
     from asq_hw.artifact import load_artifact
 
+    if args.frac_bits is not None:
+        check_int("frac_bits", args.frac_bits, *FRAC_BITS_RANGE)
+    check_int("threads", args.threads, 1, 256)
     r = evaluate(args.dir, args.variant, args.frac_bits, args.data_dir, args.threads)
     if args.json:
         print(json.dumps(r))

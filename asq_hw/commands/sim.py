@@ -22,12 +22,15 @@ from __future__ import annotations
 
 import time
 
+from asq_hw.commands.args import Choice, check_int, check_rows, checked
 from asq_hw.commands.verilog import add_design_command, add_pe_args, pe_config
+from asq_hw.config import VARIANTS
+from asq_hw.toolchain import SIMULATORS
 
 
-def register(sub) -> None:
-    add_design_command(sub, "sim", "verify generated RTL with cocotb against the golden model",
-                       __doc__, (_register_pe, _register_model), metavar="TARGET")
+def register(sub, help: str) -> None:
+    add_design_command(sub, "sim", help, __doc__, (_register_pe, _register_model),
+                       metavar="TARGET")
 
 
 def _register_pe(targets) -> None:
@@ -35,7 +38,7 @@ def _register_pe(targets) -> None:
                            description="Build the PE, stream dot products through it and "
                                        "compare every result with golden.pe_dot.")
     add_pe_args(p)
-    p.add_argument("--sim", default=None, choices=("verilator", "icarus"),
+    p.add_argument("--sim", default=None, action=Choice, allowed=SIMULATORS,
                    help="simulator (default: $SIM, else verilator)")
     p.add_argument("--vectors", type=int, default=1000,
                    help="random dot products (default 1000)")
@@ -56,6 +59,7 @@ def pe_phases(cfg, vectors: int, seed: int, export=None) -> list[dict]:
 
     if vectors < 1:
         raise UserError(f"vectors must be a positive integer, not {vectors}")
+    check_int("seed", seed, 0, 2**63 - 2)          # the network phase uses seed + 1
     folder = export_folder(export)
     if folder is not None:
         export_layer(folder, cfg)              # fails now, before the build, if none fits
@@ -73,7 +77,7 @@ def run_pe(args) -> int:
 
     cfg = pe_config(args)
     phases = pe_phases(cfg, args.vectors, args.seed, args.export)
-    sim = runner.sim_name(args.sim)
+    sim = checked(runner.sim_name, args.sim)       # a bad $SIM is the user's to fix
     t0 = time.perf_counter()
     build = runner.build(cfg, sim, root=args.build_dir, waves=True if args.waves else None)
     t_build = time.perf_counter() - t0
@@ -124,11 +128,11 @@ def _register_model(targets) -> None:
     p.add_argument("--lanes", type=int, default=8, help="array lanes Q (default 8)")
     p.add_argument("--images", type=int, default=None,
                    help="first K test images (default: the whole test split)")
-    p.add_argument("--variant", default="lut", choices=("lut", "dual"),
+    p.add_argument("--variant", default="lut", action=Choice, allowed=VARIANTS, quoted=True,
                    help="POST MAC variant (default lut)")
     p.add_argument("--frac-bits", type=int, default=None,
                    help="F of the lut variant (default: the artifact's)")
-    p.add_argument("--sim", default=None, choices=("verilator", "icarus"),
+    p.add_argument("--sim", default=None, action=Choice, allowed=SIMULATORS,
                    help="simulator (default: $SIM, else verilator)")
     p.add_argument("--data-dir", default=None, help="CIFAR-10 folder, for cifar10 artifacts")
     p.add_argument("--json", action="store_true",
@@ -190,17 +194,21 @@ def run_model(args) -> int:
     import sys
 
     from asq_hw.artifact import load_artifact
-    from asq_hw.config import _check_int
+    from asq_hw.config import LANES_RANGE
     from asq_hw.data import load_dataset
+    from asq_hw.mapper import array_config
     from sim import runner
     from sim.netrun import run_network
 
     art = load_artifact(args.dir)
-    sim = runner.sim_name(args.sim)
+    check_rows(args.rows)
+    check_int("lanes", args.lanes, *LANES_RANGE)
+    checked(array_config, art, args.variant, args.lanes, args.frac_bits)   # F, widths
+    sim = checked(runner.sim_name, args.sim)       # a bad $SIM is the user's to fix
     data = load_dataset(art.dataset, args.data_dir)
     total = data.x_test.shape[0]
     k = total if args.images is None else args.images
-    _check_int("images", k, 1, total)
+    check_int("images", k, 1, total)
     x = data.x_test[:k].numpy()
     show = not args.json and sys.stderr.isatty()
 
