@@ -37,7 +37,7 @@ def test_golden_pe_example():
     # real dot product with the decoded weights.
     from reference_model import ref_dot
 
-    from golden import levels
+    from golden.codes import levels
 
     code = _blocks("## Python API")[1]
     scope: dict = {}
