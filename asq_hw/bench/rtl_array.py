@@ -9,6 +9,7 @@ multiply-accumulates whose accumulators were compared with golden) per wall seco
   job, the simulator's start and stop, decoding and comparing included; the cached build
   excluded, its time printed);
 - array, clock loop: the bench's fast loop alone (sim/tb_array.py, one FallingEdge per cycle);
+  the rest of the whole run is host work, printed in seconds;
 baselines in the same run:
 - generic loop: the same array and layer beats (conv1 of two images) through the PE bench's
   driver and monitor (sim/bfm.run_cocotb: RisingEdge + ReadOnly, cocotb's value setters),
@@ -104,6 +105,9 @@ def main() -> None:
           f"reference {t_all - r.wall_s:.1f} s more)")
     print(f"  array, clock loop  {loop_rate / 1e6:7.2f} M MAC/s  ({r.cycles / stream / 1e3:.1f} k "
           f"cycles/s, {stream:.1f} s)")
+    print(f"  host work          {r.wall_s - stream:7.2f} s of the whole run's {r.wall_s:.1f} s "
+          f"({100 * (1 - stream / r.wall_s):.0f} %: golden, beats, job files, simulator start "
+          f"and stop, comparison)")
     g = generic_loop(art, x[:2])
     g_rate = g["macs"] / g["wall_s"]
     print(f"  generic loop       {g_rate / 1e6:7.2f} M MAC/s  (conv1 of 2 images through "
