@@ -132,3 +132,8 @@ class PEConfig:
         if "acc_bits" not in changes:
             changes["acc_bits"] = None
         return dataclasses.replace(self, **changes)
+
+
+# Array rows P (hw/array.PostArray): replicated cores; the bound only keeps a typo from
+# elaborating for minutes.
+ROWS_RANGE = (1, 1024)

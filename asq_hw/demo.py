@@ -77,7 +77,7 @@ class DemoConfig:
     fresh: bool = False
 
     def __post_init__(self):
-        from asq_hw.mapper import ROWS_RANGE
+        from asq_hw.config import ROWS_RANGE
         from asq_hw.synth import TARGETS
         from asq_hw.train import TrainConfig
 
@@ -374,11 +374,8 @@ def _cosim(cfg, art, arr_cfg, data, out, pr) -> dict:
         runner.build(arr_cfg, sim, kind="array", root=build_root,
                      design=generate_array(arr_cfg, cfg.rows))
     x = data.x_test[:cfg.images].numpy()
-    with pr.step("RTL co-simulation", total=cfg.images, unit="img", key="rtl_run") as bar:
-        def step(done, total):
-            bar.update(done - bar.n)
-        r = run_network(art, x, cfg.rows, cfg.lanes, cfg.variant, sim, build_root=build_root,
-                        progress=step, chunk=max(1, min(30, cfg.images // 4 or 1)))
+    with pr.step(f"RTL co-simulation, {cfg.images} images", key="rtl_run"):
+        r = run_network(art, x, cfg.rows, cfg.lanes, cfg.variant, sim, build_root=build_root)
     fq, fq_note = fakequant_preds(out / "models" / "main", x)
     return {"sim": sim, "images": r.images, "accumulators_checked": r.accumulators_checked,
             "mismatches": r.mismatches, "prediction_mismatches": r.prediction_mismatches,

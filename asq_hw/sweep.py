@@ -81,7 +81,7 @@ def cross_product(kinds, wbits, abits, variants, rows, lanes, targets, *, signed
         if k not in KINDS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {k!r}")
     from asq_hw.config import _check_int
-    from asq_hw.mapper import ROWS_RANGE
+    from asq_hw.config import ROWS_RANGE
     from asq_hw.synth import TARGETS
     for t in targets:
         if t not in TARGETS:

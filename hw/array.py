@@ -32,8 +32,7 @@ from __future__ import annotations
 from amaranth.hdl import Module, Signal, unsigned
 from amaranth.lib import wiring
 
-from asq_hw.config import PEConfig, _check_int
-from asq_hw.mapper import ROWS_RANGE
+from asq_hw.config import ROWS_RANGE, PEConfig, _check_int
 from hw.lut import ActStage
 from hw.pe import PostCore, pe_latency, stream_members
 

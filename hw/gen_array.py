@@ -19,8 +19,7 @@ from pathlib import Path
 
 from amaranth.back import verilog
 
-from asq_hw.config import PEConfig, _check_int
-from asq_hw.mapper import ROWS_RANGE
+from asq_hw.config import ROWS_RANGE, PEConfig, _check_int
 from hw.array import PostArray
 from hw.gen import port_list, write_design
 from hw.lut import lut_shape

@@ -112,16 +112,9 @@ def test_sim_model_text_on_icarus(capsys):
 @pytest.mark.slow
 @needs_icarus
 def test_sim_model_exits_nonzero_on_mismatch(monkeypatch, capsys):
-    from sim import netrun
-    real = netrun.code_strs
+    from test_sim_array import flip_first_code_bit
 
-    def flip_one(codes, lm, wbits):                # a wrong beat: one code bit flipped
-        words = real(codes, lm, wbits)
-        if lm.name == "conv2":
-            words[0] = words[0][:-1] + ("1" if words[0][-1] == "0" else "0")
-        return words
-
-    monkeypatch.setattr(netrun, "code_strs", flip_one)
+    flip_first_code_bit(monkeypatch, "conv2")              # a wrong beat: one code bit
     assert main(["sim", "model", str(trained_cnn()), "--rows", "3", "--lanes", "5",
                  "--images", "1", "--sim", "icarus"]) == 1
     out = capsys.readouterr().out

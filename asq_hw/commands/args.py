@@ -108,5 +108,5 @@ def check_int(field: str, value, lo: int, hi: int) -> None:
 
 def check_rows(rows: int) -> None:
     """--rows of an array: UserError outside the mapper's range."""
-    from asq_hw.mapper import ROWS_RANGE
+    from asq_hw.config import ROWS_RANGE
     check_int("rows", rows, *ROWS_RANGE)

@@ -191,7 +191,6 @@ def model_report(r, sim: str, variant: str, fq, fq_note) -> dict:
 
 def run_model(args) -> int:
     import json
-    import sys
 
     from asq_hw.artifact import load_artifact
     from asq_hw.config import LANES_RANGE
@@ -210,15 +209,8 @@ def run_model(args) -> int:
     k = total if args.images is None else args.images
     check_int("images", k, 1, total)
     x = data.x_test[:k].numpy()
-    show = not args.json and sys.stderr.isatty()
-
-    def progress(done, n):
-        if show:
-            print(f"  {done}/{n} images", file=sys.stderr, flush=True)
-
     r = run_network(art, x, args.rows, args.lanes, args.variant, sim, args.frac_bits,
-                    build_root=args.build_dir, waves=True if args.waves else None,
-                    progress=progress)
+                    build_root=args.build_dir, waves=True if args.waves else None)
     fq, fq_note = fakequant_preds(args.dir, x)
     rep = model_report(r, sim, args.variant, fq, fq_note)
     if args.json:

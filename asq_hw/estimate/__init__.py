@@ -86,7 +86,7 @@ def estimate(cfg: PEConfig, target: str, *, kind: str = "post", rows: int | None
         raise ValueError(f"rows applies to the POST array only, not to kind {kind!r}")
     if rows is not None:
         from asq_hw.config import _check_int
-        from asq_hw.mapper import ROWS_RANGE
+        from asq_hw.config import ROWS_RANGE
         _check_int("rows", rows, *ROWS_RANGE)
     coefs = coefficients or load_coefficients()
     st = structure(cfg, kind, rows or 1)
