@@ -23,41 +23,8 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def evaluate(directory, variant: str = "lut", frac_bits: int | None = None,
-             data_dir=None, threads: int = 1) -> dict:
-    """The evaluation figures as a dict (fractions in [0, 1])."""
-    import numpy as np
-
-    from asq_hw.data import load_dataset
-    from asq_hw.errors import UserError
-    from asq_hw.export import load_artifact
-    from asq_hw.train import deterministic, load_checkpoint_meta, predict
-    from golden.network import GoldenNetwork
-
-    art = load_artifact(directory)
-    float_model, qat_model, tcfg, meta = load_checkpoint_meta(directory)
-    m = art.meta
-    if meta.get("artifact_sha256") != m["tensors_sha256"]:
-        raise UserError(f"{directory}: checkpoint.safetensors field artifact_sha256 does not "
-                        "match model.json: the checkpoint and the artifact come from "
-                        "different runs")
-    data = load_dataset(m["dataset"], data_dir if data_dir is not None else tcfg.data_dir)
-    if list(data.in_shape) != m["input"]["shape"]:
-        raise UserError(f"{directory}: artifact input shape {m['input']['shape']} does not "
-                        f"match the {m['dataset']} images {list(data.in_shape)}")
-    y = data.y_test.numpy()
-    with deterministic(tcfg.seed, threads):
-        float_pred = predict(float_model, data.x_test).numpy()
-        fq_pred = predict(qat_model, data.x_test).numpy()
-    golden = GoldenNetwork(art, variant, frac_bits).run(data.x_test.numpy())
-    return {"images": int(y.shape[0]),
-            "float_acc": float(np.mean(float_pred == y)),
-            "fakequant_acc": float(np.mean(fq_pred == y)),
-            "golden_acc": float(np.mean(golden.preds == y)),
-            "agreement": float(np.mean(golden.preds == fq_pred))}
-
-
 def run(args) -> int:
+    from asq_hw.evaluation import evaluate
     from asq_hw.export import load_artifact
 
     r = evaluate(args.dir, args.variant, args.frac_bits, args.data_dir, args.threads)
