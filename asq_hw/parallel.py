@@ -56,21 +56,30 @@ class _Pool:
     def shutdown(self) -> None:
         self.executor.shutdown(wait=True)
 
-    def stop(self) -> None:
-        """Cancel what has not started, signal every worker's process group (SIGTERM, then
-        SIGKILL after 5 s) and wait for the pool to wind down."""
+    def stop(self, futures=()) -> None:
+        """Cancel what has not started, then signal every worker's process group (SIGTERM,
+        SIGKILL for a group still there 5 s later) until each of `futures` is done
+        (cancelled, or failed with BrokenProcessPool). A worker that registers its pid only
+        now (it was just forked) is signalled on a later round; none starts after the first
+        line, since the executor starts workers only on submit."""
         self.executor.shutdown(wait=False, cancel_futures=True)
-        while not self._pids.empty():
-            self._known.add(self._pids.get())
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            alive = [pid for pid in self._known if _signal_group(pid, sig)]
-            deadline = time.monotonic() + 5
-            while alive and time.monotonic() < deadline:
-                alive = [pid for pid in alive if _group_alive(pid)]
-                time.sleep(0.05)
-            if not alive:
+        signalled: dict[int, float] = {}
+        while True:
+            while not self._pids.empty():
+                self._known.add(self._pids.get())
+            now = time.monotonic()
+            for pid in self._known:
+                if pid not in signalled:
+                    _signal_group(pid, signal.SIGTERM)
+                    signalled[pid] = now
+                elif now - signalled[pid] > 5:
+                    _signal_group(pid, signal.SIGKILL)
+            # shutdown(wait=False) has let go of the executor's manager thread, which marks
+            # the futures of killed workers as failed: wait for that rather than a join.
+            if not concurrent.futures.wait(futures, timeout=0.05).not_done:
                 break
-        self.executor.shutdown(wait=True, cancel_futures=True)
+        while any(_group_alive(pid) for pid in self._known) and time.monotonic() < now + 5:
+            time.sleep(0.05)
 
 
 def _signal_group(pgid: int, sig: int) -> bool:
@@ -129,7 +138,7 @@ def pmap(fn: Callable, items: Iterable, jobs: int = 1, *,
         for fut in futures:
             fut.cancel()
         if pool is not None:
-            pool.stop()
+            pool.stop(futures)
         raise
     if pool is not None:
         pool.shutdown()
@@ -162,7 +171,7 @@ class Background:
         if self._future.done():
             self._pool.shutdown()
         else:
-            self._pool.stop()
+            self._pool.stop([self._future])
 
     def __enter__(self) -> Background:
         return self

@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 
 from asq_hw.config import PEConfig
-from asq_hw.designs import RESOURCE_KEYS
+from asq_hw.designs import RESOURCE_KEYS, TARGETS
 from asq_hw.estimate.accuracy import error_table, goal_misses, predictions
 from asq_hw.estimate.accuracy_report import SHOWN, flow_lines, report_markdown
 from asq_hw.estimate.fit import fit_lut, nonneg_lstsq
 from asq_hw.estimate.grid import Point, grid
 from asq_hw.estimate.measure import point_structure
-from asq_hw.estimate.model import LUT_FEATURES, TARGETS, flip_flops, lut_features
+from asq_hw.estimate.model import LUT_FEATURES, flip_flops, lut_features
 
 
 def test_full_grid_covers_the_goal_ranges():

@@ -41,7 +41,8 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from asq_hw.config import _check_int
-    from asq_hw.estimate import COEFFICIENTS, TARGETS
+    from asq_hw.designs import TARGETS
+    from asq_hw.estimate import COEFFICIENTS
     from asq_hw.estimate.accuracy import goal_misses
     from asq_hw.estimate.accuracy_report import SHOWN, cell
     from asq_hw.estimate.calibrate import calibrate
