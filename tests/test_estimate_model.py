@@ -71,7 +71,11 @@ def test_xc7_flip_flop_rules():
 def test_estimate_explains_itself():
     e = estimate(PEConfig(abits=8, lanes=2), "ice40", rows=4)
     assert e.rom == "2 x 256 x 16 bit (1 block RAM each), shared by the rows"
-    assert e.critical_stage and sum(e.ff_by_block.values()) + 0 >= e.values["ff"]
+    st = structure(PEConfig(abits=8, lanes=2), "post", 4)
+    assert e.ff_by_block == st.ff_groups and e.ff_by_block["lut"] == st.rom_regs > 0
+    # The ROMs' read registers are the block RAMs' own: every other register is a flip-flop.
+    assert e.values["ff"] == sum(e.ff_by_block.values()) - e.ff_by_block["lut"]
+    assert e.critical_stage in {name for name, _ in timing_stages(st, "ice40")}
     x = estimate(PEConfig(), "xc7")
     assert "no open place and route" in x.fmax_note
 
