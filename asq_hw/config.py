@@ -11,9 +11,6 @@ VARIANTS = ("lut", "dual")
 # Weight schemes, all on the spec's sign-magnitude code layout: POST and the power-of-two
 # and uniform integer baselines (golden.schemes holds their levels).
 SCHEMES = ("post", "pot", "int")
-# The PE designs (hw.gen), one per scheme: the POST PE and the INT and POT baseline PEs, in
-# the order tables and messages list them.
-PE_KINDS = ("post", "int", "pot")
 # The ASQ adapter's beta is clamped to at least this, in training and on the host.
 MIN_BETA = 1e-8
 # The default fraction bits F of the lut variant in an exported artifact.

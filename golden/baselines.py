@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from asq_hw.config import PE_KINDS, PEConfig
+from asq_hw.config import PEConfig
+from asq_hw.designs import DESIGN_KINDS
 
-# The baseline PEs of asq_hw.config.PE_KINDS.
-KINDS = tuple(k for k in PE_KINDS if k != "post")
+# The baseline PEs of asq_hw.designs.DESIGN_KINDS.
+KINDS = tuple(k for k in DESIGN_KINDS if k != "post")
 
 
 def baseline_weights(kind: str, codes, wbits: int) -> np.ndarray:

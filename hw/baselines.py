@@ -14,7 +14,7 @@ Their accumulator defaults to their own safe width for `max_len` terms
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal, signed, unsigned
+from amaranth.hdl import Module, Shape, Signal, signed, unsigned
 from amaranth.lib import wiring
 
 from asq_hw.config import ACC_BITS_RANGE, PEConfig, _check_int
@@ -22,6 +22,20 @@ from golden.baselines import baseline_acc_bits
 from hw.datapath import MacBackend, ShiftSign, term_width
 from hw.lut import act_shape
 from hw.pe import StreamPE, _check_cfg, core_members
+
+
+def baseline_term_width(kind: str, cfg: PEConfig, acc_bits: int) -> int:
+    """Width of one lane's term: the product x * w (int), or sgn * (x << (M - m)) for
+    shifts up to M - 1 (pot); capped at `acc_bits` like every term (hw/datapath.py)."""
+    if kind == "int":
+        return min(cfg.abits + cfg.wbits, acc_bits)
+    return term_width(act_shape(cfg), cfg.M - 1, acc_bits)
+
+
+def pot_shift_shape(cfg: PEConfig) -> Shape:
+    """Shape of a POT lane's shift M - m (m = 1 .. M)."""
+    return unsigned(max(1, (cfg.M - 1).bit_length()))
+
 
 
 class _BaselineCore(wiring.Component):
@@ -39,7 +53,7 @@ class _BaselineCore(wiring.Component):
         raise NotImplementedError
 
     def _term_width(self) -> int:
-        raise NotImplementedError
+        return baseline_term_width(self.kind, self.cfg, self.acc_bits)
 
     def elaborate(self, platform):
         m = Module()
@@ -60,9 +74,6 @@ class _BaselineCore(wiring.Component):
 class IntCore(_BaselineCore):
     kind = "int"
 
-    def _term_width(self):
-        return min(self.cfg.abits + self.cfg.wbits, self.acc_bits)
-
     def _term(self, m, i, code, tw):
         term = Signal(signed(tw), name=f"term{i}")
         m.d.comb += term.eq(self.act[i] * code.as_signed())
@@ -72,13 +83,10 @@ class IntCore(_BaselineCore):
 class PotCore(_BaselineCore):
     kind = "pot"
 
-    def _term_width(self):
-        return term_width(act_shape(self.cfg), self.cfg.M - 1, self.acc_bits)
-
     def _term(self, m, i, code, tw):
         cfg = self.cfg
         mag = code[:cfg.wbits - 1]
-        shift = Signal(unsigned(max(1, (cfg.M - 1).bit_length())), name=f"shift{i}")
+        shift = Signal(pot_shift_shape(cfg), name=f"shift{i}")
         m.d.comb += shift.eq(cfg.M - mag)
         m.submodules[f"shift{i}"] = sh = ShiftSign(act_shape(cfg), cfg.M - 1, tw)
         m.d.comb += [sh.value.eq(self.act[i]), sh.shift.eq(shift),

@@ -10,7 +10,7 @@ from array_export import trained_cnn
 from asq_hw import mapper
 from asq_hw.artifact import load_artifact
 from asq_hw.cli import main
-from asq_hw.synth import KEYS
+from asq_hw.designs import RESOURCE_KEYS as KEYS
 
 
 def run(capsys, *argv):

@@ -4,10 +4,10 @@ DSP choices, flip-flop adjustments), with the committed coefficients."""
 import pytest
 
 from asq_hw.config import PEConfig
+from asq_hw.designs import RESOURCE_KEYS as SYNTH_KEYS
 from asq_hw.estimate import COEFFICIENTS, estimate, load_coefficients
 from asq_hw.estimate.model import BRAM_RULES, _mux_depth, flip_flops, rom_blocks, timing_stages
 from asq_hw.estimate.structure import structure
-from asq_hw.synth import KEYS as SYNTH_KEYS
 
 
 def test_keys_are_synths():

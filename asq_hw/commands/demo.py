@@ -23,7 +23,7 @@ from asq_hw.toolchain import SIMULATORS
 
 def register(sub, help: str) -> None:
     from asq_hw.demo import DemoConfig
-    from asq_hw.estimate import TARGETS
+    from asq_hw.designs import TARGETS
     d = DemoConfig()
     p = sub.add_parser("demo", help=help, description=__doc__)
     p.add_argument("--out", default=d.out, help=f"output folder (default {d.out})")

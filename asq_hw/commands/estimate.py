@@ -23,7 +23,7 @@ def register(sub, help: str) -> None:
 
 
 def _add_target(p) -> None:
-    from asq_hw.estimate import TARGETS as FPGAS
+    from asq_hw.designs import TARGETS as FPGAS
     p.add_argument("--target", required=True, action=Choice, allowed=FPGAS,
                    help="ice40 (LUT4), ecp5 (LUT4 + DSP) or xc7 (LUT6; fmax unverified)")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
@@ -67,7 +67,7 @@ def _run(args, cfg, kind: str, rows: int | None) -> int:
 
 def format_estimate(e) -> str:
     """The human table: one line per key (as `asq-hw synth`), then what it rests on."""
-    from asq_hw.estimate import KEYS
+    from asq_hw.designs import RESOURCE_KEYS as KEYS
     c = e.config
     top = {"post": "post_pe", "int": "int_pe", "pot": "pot_pe"}[e.kind]
     shape = f"post_array {e.rows}x{c.lanes}" if e.rows is not None else f"{top} lanes {c.lanes}"

@@ -25,41 +25,9 @@ def register(sub, help: str) -> None:
     p.set_defaults(func=run)
 
 
-def evaluate(directory, variant: str = "lut", frac_bits: int | None = None,
-             data_dir=None, threads: int = 1) -> dict:
-    """The evaluation figures as a dict (fractions in [0, 1])."""
-    import numpy as np
-
-    from asq_hw.artifact import load_artifact
-    from asq_hw.data import load_dataset
-    from asq_hw.errors import UserError
-    from asq_hw.train import deterministic, load_checkpoint_meta, predict
-    from golden.network import GoldenNetwork
-
-    art = load_artifact(directory)
-    float_model, qat_model, tcfg, meta = load_checkpoint_meta(directory)
-    if meta.get("artifact_sha256") != art.tensors_sha256:
-        raise UserError(f"{directory}: checkpoint.safetensors field artifact_sha256 does not "
-                        "match model.json: the checkpoint and the artifact come from "
-                        "different runs")
-    data = load_dataset(art.dataset, data_dir if data_dir is not None else tcfg.data_dir)
-    if tuple(data.in_shape) != art.input.shape:
-        raise UserError(f"{directory}: artifact input shape {list(art.input.shape)} does not "
-                        f"match the {art.dataset} images {list(data.in_shape)}")
-    y = data.y_test.numpy()
-    with deterministic(tcfg.seed, threads):
-        float_pred = predict(float_model, data.x_test).numpy()
-        fq_pred = predict(qat_model, data.x_test).numpy()
-    golden = GoldenNetwork(art, variant, frac_bits).run(data.x_test.numpy())
-    return {"images": int(y.shape[0]),
-            "float_acc": float(np.mean(float_pred == y)),
-            "fakequant_acc": float(np.mean(fq_pred == y)),
-            "golden_acc": float(np.mean(golden.preds == y)),
-            "agreement": float(np.mean(golden.preds == fq_pred))}
-
-
 def run(args) -> int:
     from asq_hw.artifact import load_artifact
+    from asq_hw.evaluation import evaluate
 
     if args.frac_bits is not None:
         check_int("frac_bits", args.frac_bits, *FRAC_BITS_RANGE)

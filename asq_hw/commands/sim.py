@@ -146,24 +146,6 @@ def _register_model(targets) -> None:
     p.set_defaults(func=run_model)
 
 
-def fakequant_preds(directory, x):
-    """PyTorch fake-quant predictions of images x from DIR/checkpoint.safetensors, or
-    (None, reason) when there is no checkpoint from the same training run."""
-    from pathlib import Path
-
-    from asq_hw.artifact import load_artifact
-    from asq_hw.train import CHECKPOINT_NAME, deterministic, load_checkpoint_meta, predict
-
-    if not (Path(directory) / CHECKPOINT_NAME).is_file():
-        return None, f"no {CHECKPOINT_NAME} in {directory}"
-    _, qat_model, tcfg, meta = load_checkpoint_meta(directory)
-    if meta.get("artifact_sha256") != load_artifact(directory).tensors_sha256:
-        return None, "the checkpoint comes from another training run than the artifact"
-    import torch
-    with deterministic(tcfg.seed, 1):
-        return predict(qat_model, torch.from_numpy(x)).numpy(), None
-
-
 def model_report(r, sim: str, variant: str, fq, fq_note) -> dict:
     """The --json object of a sim/netrun.NetRun."""
     import numpy as np
@@ -195,6 +177,7 @@ def run_model(args) -> int:
     from asq_hw.artifact import load_artifact
     from asq_hw.config import LANES_RANGE
     from asq_hw.data import load_dataset
+    from asq_hw.evaluation import fakequant_preds
     from asq_hw.mapper import array_config
     from sim import runner
     from sim.netrun import run_network

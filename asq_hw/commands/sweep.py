@@ -21,7 +21,8 @@ from asq_hw.config import VARIANTS
 
 
 def register(sub, help: str) -> None:
-    from asq_hw.estimate import KINDS, TARGETS
+    from asq_hw.designs import DESIGN_KINDS as KINDS
+    from asq_hw.designs import TARGETS
     p = sub.add_parser("sweep", help=help, description=__doc__)
     p.add_argument("--kind", default=("post",), action=CommaList, conv=str, allowed=KINDS,
                    help="PE kinds, comma-separated (default post)")

@@ -21,7 +21,7 @@ def register(sub, help: str) -> None:
 
 
 def _add_synth_args(p) -> None:
-    from asq_hw.synth import TARGETS as FPGAS
+    from asq_hw.designs import TARGETS as FPGAS
     p.add_argument("--target", required=True, action=Choice, allowed=FPGAS,
                    help="ice40 (HX8K, LUT4), ecp5 (LUT4 + DSP) or xc7 (LUT6, no fmax)")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
@@ -81,7 +81,7 @@ def _synth_and_print(args, cfg, text: str, top: str, extra: dict, label: str) ->
 
 def format_result(r, label: str) -> str:
     """The human table: one line per key, then where fmax comes from and the run times."""
-    from asq_hw.synth import KEYS
+    from asq_hw.designs import RESOURCE_KEYS as KEYS
     d = r.to_dict()
     lines = [f"{label} on {r.target}:"]
     for k in KEYS:

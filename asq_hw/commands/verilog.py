@@ -33,7 +33,7 @@ def add_pe_args(p) -> None:
 
 def add_kind_arg(p) -> None:
     """--kind: the POST PE or a baseline PE on the same ports."""
-    from asq_hw.estimate import KINDS
+    from asq_hw.designs import DESIGN_KINDS as KINDS
     p.add_argument("--kind", default="post", action=Choice, allowed=KINDS,
                    help="post (default) or a baseline: int (multiplier), pot (shift only)")
 
