@@ -43,7 +43,7 @@ def test_background_returns_the_result_and_its_time():
 
 
 def test_background_reraises_a_user_error(tmp_path):
-    from asq_hw.export import load_artifact
+    from asq_hw.artifact import load_artifact
     with Background(load_artifact, tmp_path / "none") as job, pytest.raises(UserError) as exc:
         job.result()
     assert str(exc.value) == f"{tmp_path / 'none'}: artifact folder not found"
