@@ -1,4 +1,4 @@
-"""`PostArray`: a matrix-vector unit of P POST PEs x Q lanes (issue 5).
+"""`PostArray`: a matrix-vector unit of P POST PEs x Q lanes.
 
 Each beat carries one vector of Q activations and P x Q weight codes. The activations are
 broadcast to all P rows; row p multiplies them with its own Q codes. A dot product is the

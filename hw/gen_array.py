@@ -1,4 +1,4 @@
-"""Verilog and manifest of the PE array (issue 5), alongside hw/gen.py's PE generation.
+"""Verilog and manifest of the PE array, alongside hw/gen.py's PE generation.
 
 `generate_array(cfg, rows)` returns the Verilog text of top module `post_array` and its
 manifest; `write_array(cfg, rows, out_dir)` writes `post_array.v` and `post_array.json`
