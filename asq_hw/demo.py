@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from asq_hw.config import SCHEMES as QUANTS
 from asq_hw.config import VARIANTS, _check_int
 from asq_hw.errors import UserError
 from asq_hw.outputs import ensure_writable, write_json
@@ -43,7 +44,6 @@ from asq_hw.sweep import estimate_point
 CACHE_NAME = "demo-cache.json"
 SCHEMA = "asq-hw-demo-summary"
 SCHEMA_VERSION = 1
-QUANTS = ("post", "pot", "int")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,7 +126,8 @@ class DemoConfig:
 
 # The sources that decide a trained model's weights and its artifact.
 _TRAIN_SOURCES = ("asq_hw/train.py", "asq_hw/models.py", "asq_hw/data.py", "asq_hw/export.py",
-                  "asq_hw/quant", "golden/codes.py", "golden/layers.py")
+                  "asq_hw/artifact.py", "asq_hw/quant", "golden/schemes.py", "golden/codes.py",
+                  "golden/arith.py", "golden/requant.py")
 
 
 def train_fingerprint() -> str:
@@ -149,7 +150,7 @@ def _cache_record(tcfg) -> dict:
 
 def cached_model(folder: Path) -> dict | None:
     """The cache record of a model folder if it is complete and loads, else None."""
-    from asq_hw.export import load_artifact
+    from asq_hw.artifact import load_artifact
     from asq_hw.train import CHECKPOINT_NAME
     try:
         rec = json.loads((folder / CACHE_NAME).read_text())
@@ -163,7 +164,8 @@ def train_cached(tcfg, folder, data, fresh: bool = False, progress: bool = False
     """Train `tcfg` into `folder` (artifact + checkpoint) unless the folder already holds
     that model from the same training code. Returns the cache record: train_config,
     fingerprint, float_acc, fakequant_acc, train_s, and cached (reused or not)."""
-    from asq_hw.export import export_model, load_artifact, save_artifact
+    from asq_hw.artifact import load_artifact, save_artifact
+    from asq_hw.export import export_model
     from asq_hw.train import save_checkpoint, train
 
     folder = Path(folder)
@@ -185,7 +187,7 @@ def train_cached(tcfg, folder, data, fresh: bool = False, progress: bool = False
                   "fakequant_acc": result.fakequant_acc}
     art = export_model(result.qat_model, data, provenance=provenance)
     save_artifact(art, folder)
-    sha = load_artifact(folder).meta["tensors_sha256"]
+    sha = load_artifact(folder).tensors_sha256
     save_checkpoint(result, data, folder, artifact_sha256=sha)
     rec = {**want, "float_acc": result.float_acc, "fakequant_acc": result.fakequant_acc,
            "train_s": seconds}
@@ -254,9 +256,9 @@ def run_demo(cfg: DemoConfig, progress=None, log=print) -> dict:
     OUT/summary.json. `progress`: an asq_hw.progress.Progress (None: no bars); `log`: where
     one-line notes go."""
     from asq_hw import mapper
+    from asq_hw.artifact import load_artifact
     from asq_hw.commands.eval import evaluate
     from asq_hw.data import load_dataset
-    from asq_hw.export import load_artifact
     from asq_hw.jobs import Job
     from asq_hw.progress import Progress
     from hw.gen_array import write_array
@@ -288,7 +290,7 @@ def run_demo(cfg: DemoConfig, progress=None, log=print) -> dict:
         "wbits": cfg.wbits, "abits": cfg.abits, "weight_quant": "post", "adapter": True,
         "float_epochs": cfg.float_epochs, "epochs": cfg.epochs, "seed": cfg.seed,
         "train_s": rec["train_s"], "cached": rec["cached"],
-        "layers": [lay["name"] for lay in art.compute_layers()]}
+        "layers": [lay.name for lay in art.compute_layers()]}
     acc = {"images": ev["lut"]["images"], "float": ev["lut"]["float_acc"],
            "fakequant": ev["lut"]["fakequant_acc"],
            "golden_lut": ev["lut"]["golden_acc"], "golden_dual": ev["dual"]["golden_acc"],

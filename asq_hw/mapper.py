@@ -40,6 +40,7 @@ import math
 
 import numpy as np
 
+from asq_hw.artifact import COMPUTE_OPS, Artifact, ComputeLayer, layer_pe_config
 from asq_hw.config import ABITS_RANGE, LANES_RANGE, PEConfig, _check_int, act_range
 from asq_hw.errors import UserError
 
@@ -97,24 +98,22 @@ def _check_shape(rows: int, lanes: int) -> None:
     _check_int("lanes", lanes, *LANES_RANGE)
 
 
-def map_layer(layer: dict, rows: int, lanes: int) -> LayerMap:
-    """The LayerMap of an artifact compute op (a dict of model.json's "ops")."""
+def map_layer(layer: ComputeLayer, rows: int, lanes: int) -> LayerMap:
+    """The LayerMap of an artifact compute op (asq_hw.artifact.ConvLayer / LinearLayer)."""
     _check_shape(rows, lanes)
-    if layer["op"] == "conv":
-        k, pos = layer["out_channels"], layer["out_hw"][0] * layer["out_hw"][1]
-    elif layer["op"] == "linear":
-        k, pos = layer["out_features"], 1
-    else:
-        raise ValueError(f"op must be 'conv' or 'linear', not {layer['op']!r}")
-    return LayerMap(layer["name"], layer["op"], k, layer["fan_in"], pos, rows, lanes)
+    if layer.op not in COMPUTE_OPS:
+        raise ValueError(f"op must be 'conv' or 'linear', not {layer.op!r}")
+    return LayerMap(layer.name, layer.op, layer.outputs, layer.fan_in, layer.positions, rows,
+                    lanes)
 
 
-def map_network(artifact, rows: int, lanes: int) -> list[LayerMap]:
-    """LayerMaps of every compute layer of an artifact (asq_hw.export.Artifact), in order."""
+def map_network(artifact: Artifact, rows: int, lanes: int) -> list[LayerMap]:
+    """LayerMaps of every compute layer of an artifact (asq_hw.artifact.Artifact), in order."""
     return [map_layer(lay, rows, lanes) for lay in artifact.compute_layers()]
 
 
-def array_config(artifact, variant: str, lanes: int, frac_bits: int | None = None) -> PEConfig:
+def array_config(artifact: Artifact, variant: str, lanes: int,
+                 frac_bits: int | None = None) -> PEConfig:
     """The one array configuration that runs every layer of `artifact`.
 
     An accelerator has one array for the whole network, so its activation format must hold
@@ -124,8 +123,6 @@ def array_config(artifact, variant: str, lanes: int, frac_bits: int | None = Non
     accumulators equal each layer's exactly (never wrap). UserError if no format of at most
     8 bits holds them all, or the artifact is not POST.
     """
-    from asq_hw.export import layer_pe_config
-
     layers = artifact.compute_layers()
     cfgs = [layer_pe_config(artifact, lay, variant, frac_bits) for lay in layers]
     signed = any(c.act_signed for c in cfgs)

@@ -22,10 +22,10 @@ import itertools
 import time
 from pathlib import Path
 
+from asq_hw.config import PE_KINDS as KINDS
 from asq_hw.config import PEConfig
 from asq_hw.errors import UserError
 
-KINDS = ("post", "int", "pot")
 RESOURCE_KEYS = ("lut", "ff", "carry", "dsp", "bram", "fmax_mhz", "transistors")
 CSV_NAME = "sweep.csv"
 PLOT_NAME = "sweep_pareto.png"

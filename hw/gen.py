@@ -18,10 +18,9 @@ from amaranth.back import verilog
 from amaranth.hdl import Shape
 from amaranth.lib.wiring import Flow
 
+from asq_hw.config import PE_KINDS as KINDS
 from asq_hw.config import PEConfig
 from asq_hw.outputs import write_text
-
-KINDS = ("post", "int", "pot")
 
 
 def make_pe(cfg: PEConfig, kind: str = "post"):

@@ -3,7 +3,7 @@
 Driver, monitor, reference and scoreboard: the driver (sim/bfm.StreamDriver) streams a
 workload's beats with random gaps, the monitor (StreamMonitor) applies random back-pressure
 and captures results, and the scoreboard compares them in order with the reference's
-expected results: `golden.pe_dot` for post_pe (baselines: `hw.baselines`), computed with the
+expected results: `golden.pe_dot` for post_pe (baselines: `golden.baselines`), computed with the
 stimulus by sim/workloads.phase_vectors in the process that starts the simulator, so this
 one stays light (no numba) and spends its time on the clock loop.
 

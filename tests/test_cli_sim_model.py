@@ -68,7 +68,7 @@ def test_sim_model_names_a_missing_artifact(tmp_path, capsys):
 @pytest.mark.slow
 @needs_verilator
 def test_sim_model_json(capsys):
-    from asq_hw.export import load_artifact
+    from asq_hw.artifact import load_artifact
 
     folder = trained_cnn()
     assert main(["sim", "model", str(folder), "--rows", "8", "--lanes", "8", "--images", "3",

@@ -144,7 +144,7 @@ def demo_plots():
 
 def check_summary(quick_run):
     from asq_hw import mapper
-    from asq_hw.export import load_artifact
+    from asq_hw.artifact import load_artifact
 
     out, s, _ = quick_run
     assert set(s) == SUMMARY_KEYS

@@ -8,8 +8,8 @@ import pytest
 from array_export import trained_cnn
 
 from asq_hw import mapper
+from asq_hw.artifact import load_artifact
 from asq_hw.cli import main
-from asq_hw.export import load_artifact
 from asq_hw.synth import KEYS
 
 

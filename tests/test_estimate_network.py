@@ -10,8 +10,8 @@ import pytest
 from array_export import trained_cnn
 
 from asq_hw import mapper
+from asq_hw.artifact import load_artifact
 from asq_hw.estimate.network import blocks_for, estimate_network
-from asq_hw.export import load_artifact
 from asq_hw.toolchain import have_simulator
 
 ROWS, LANES = 8, 8
@@ -37,7 +37,7 @@ def test_cycles_are_the_mappers_and_figures_follow(art):
     assert 0 < r["utilization"] < 1
     assert r["macs_per_cycle"] == pytest.approx(r["utilization"] * 15)
     # Weights as streamed: every tile's beats of P x Q codes, padding included.
-    wbits = art.meta["wbits"]
+    wbits = art.wbits
     assert r["weight_bits"] == sum(lm.tiles * lm.beats_per_dot * 15 * wbits for lm in lms)
     assert r["weight_bits_raw"] == sum(lm.outputs * lm.fan_in * wbits for lm in lms)
     assert r["weight_bits"] >= r["weight_bits_raw"]

@@ -16,7 +16,7 @@ def test_job_returns_the_functions_result():
 
 
 def test_user_error_comes_back_as_one_line(tmp_path):
-    job = Job.start("asq_hw.export:load_artifact", {"directory": str(tmp_path / "none")})
+    job = Job.start("asq_hw.artifact:load_artifact", {"directory": str(tmp_path / "none")})
     with pytest.raises(UserError) as exc:
         job.result()
     assert str(exc.value) == f"{tmp_path / 'none'}: artifact folder not found"

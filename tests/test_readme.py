@@ -14,15 +14,15 @@ def _blocks(after: str) -> list[str]:
 
 def test_own_model_example_exports_a_working_artifact(tmp_path, monkeypatch):
     from asq_hw import mapper
+    from asq_hw.artifact import load_artifact
     from asq_hw.data import load_dataset
-    from asq_hw.export import load_artifact
     from golden.network import GoldenNetwork
 
     monkeypatch.chdir(tmp_path)
     code = _blocks("## Your own PyTorch model")[0]
     exec(compile(code, "README.md", "exec"), {})
     art = load_artifact(tmp_path / "build" / "mynet")
-    assert [lay["name"] for lay in art.compute_layers()] == ["conv0", "conv1", "linear2"]
+    assert [lay.name for lay in art.compute_layers()] == ["conv0", "conv1", "linear2"]
     preds = GoldenNetwork(art, "dual").run(load_dataset("digits").x_test[:5].numpy()).preds
     assert preds.shape == (5,)
     assert [n for n, _ in mapper.network_cycles(art, "lut", 8, 8)] == \

@@ -9,7 +9,7 @@ import pytest
 from array_export import trained_cnn
 
 from asq_hw import mapper
-from asq_hw.export import load_artifact
+from asq_hw.artifact import load_artifact
 from asq_hw.toolchain import have_simulator
 from golden.network import GoldenNetwork
 from sim import netrun

@@ -27,7 +27,7 @@ ROWS, LANES, IMAGES = 8, 8, 120
 
 
 def artifact_dir() -> Path:
-    from asq_hw.export import load_artifact
+    from asq_hw.artifact import load_artifact
     from sim.runner import build_root
 
     folder = build_root() / "bench" / "digits-cnn"
@@ -76,8 +76,8 @@ def generic_loop(art, x, variant: str = "lut") -> dict:
 
 
 def main() -> None:
+    from asq_hw.artifact import load_artifact
     from asq_hw.data import load_dataset
-    from asq_hw.export import load_artifact
     from asq_hw.toolchain import have_simulator
     from golden.network import GoldenNetwork
     from sim.netrun import run_network

@@ -66,7 +66,8 @@ def level_table() -> str:
 
 
 def worked_example() -> str:
-    from golden import levels, pe_dot
+    from golden.codes import levels
+    from golden.pe import pe_dot
     acts = np.array([[3, 15, 7, 0, 9]])
     codes = np.array([1, 2, 11, 5, 4], dtype=np.uint8)  # +1, +0.7071, -0.5, +0.25, +0.3536
     w = levels(4)[codes]

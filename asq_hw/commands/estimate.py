@@ -107,8 +107,8 @@ def _register_model(targets) -> None:
 
 
 def run_model(args) -> int:
+    from asq_hw.artifact import load_artifact
     from asq_hw.estimate.network import estimate_network
-    from asq_hw.export import load_artifact
 
     art = load_artifact(args.dir)
     r = estimate_network(art, args.rows, args.lanes, args.clock_mhz, args.variant,

@@ -28,23 +28,22 @@ def evaluate(directory, variant: str = "lut", frac_bits: int | None = None,
     """The evaluation figures as a dict (fractions in [0, 1])."""
     import numpy as np
 
+    from asq_hw.artifact import load_artifact
     from asq_hw.data import load_dataset
     from asq_hw.errors import UserError
-    from asq_hw.export import load_artifact
     from asq_hw.train import deterministic, load_checkpoint_meta, predict
     from golden.network import GoldenNetwork
 
     art = load_artifact(directory)
     float_model, qat_model, tcfg, meta = load_checkpoint_meta(directory)
-    m = art.meta
-    if meta.get("artifact_sha256") != m["tensors_sha256"]:
+    if meta.get("artifact_sha256") != art.tensors_sha256:
         raise UserError(f"{directory}: checkpoint.safetensors field artifact_sha256 does not "
                         "match model.json: the checkpoint and the artifact come from "
                         "different runs")
-    data = load_dataset(m["dataset"], data_dir if data_dir is not None else tcfg.data_dir)
-    if list(data.in_shape) != m["input"]["shape"]:
-        raise UserError(f"{directory}: artifact input shape {m['input']['shape']} does not "
-                        f"match the {m['dataset']} images {list(data.in_shape)}")
+    data = load_dataset(art.dataset, data_dir if data_dir is not None else tcfg.data_dir)
+    if tuple(data.in_shape) != art.input.shape:
+        raise UserError(f"{directory}: artifact input shape {list(art.input.shape)} does not "
+                        f"match the {art.dataset} images {list(data.in_shape)}")
     y = data.y_test.numpy()
     with deterministic(tcfg.seed, threads):
         float_pred = predict(float_model, data.x_test).numpy()
@@ -58,17 +57,17 @@ def evaluate(directory, variant: str = "lut", frac_bits: int | None = None,
 
 
 def run(args) -> int:
-    from asq_hw.export import load_artifact
+    from asq_hw.artifact import load_artifact
 
     r = evaluate(args.dir, args.variant, args.frac_bits, args.data_dir, args.threads)
     if args.json:
         print(json.dumps(r))
         return 0
-    m = load_artifact(args.dir).meta
-    f = m["frac_bits"] if args.frac_bits is None else args.frac_bits
-    detail = f", F={f}" if args.variant == "lut" and m["weight_quant"] == "post" else ""
-    print(f"{m['dataset']} test split, {r['images']} images, W{m['wbits']}A{m['abits']} "
-          f"{m['weight_quant']}, golden variant {args.variant}{detail}")
+    m = load_artifact(args.dir)
+    f = m.frac_bits if args.frac_bits is None else args.frac_bits
+    detail = f", F={f}" if args.variant == "lut" and m.weight_quant == "post" else ""
+    print(f"{m.dataset} test split, {r['images']} images, W{m.wbits}A{m.abits} "
+          f"{m.weight_quant}, golden variant {args.variant}{detail}")
     print(f"  float       {100 * r['float_acc']:6.2f} %")
     print(f"  fake-quant  {100 * r['fakequant_acc']:6.2f} %")
     print(f"  golden      {100 * r['golden_acc']:6.2f} %")

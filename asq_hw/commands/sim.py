@@ -147,13 +147,13 @@ def fakequant_preds(directory, x):
     (None, reason) when there is no checkpoint from the same training run."""
     from pathlib import Path
 
-    from asq_hw.export import load_artifact
+    from asq_hw.artifact import load_artifact
     from asq_hw.train import CHECKPOINT_NAME, deterministic, load_checkpoint_meta, predict
 
     if not (Path(directory) / CHECKPOINT_NAME).is_file():
         return None, f"no {CHECKPOINT_NAME} in {directory}"
     _, qat_model, tcfg, meta = load_checkpoint_meta(directory)
-    if meta.get("artifact_sha256") != load_artifact(directory).meta["tensors_sha256"]:
+    if meta.get("artifact_sha256") != load_artifact(directory).tensors_sha256:
         return None, "the checkpoint comes from another training run than the artifact"
     import torch
     with deterministic(tcfg.seed, 1):
@@ -189,15 +189,15 @@ def run_model(args) -> int:
     import json
     import sys
 
+    from asq_hw.artifact import load_artifact
     from asq_hw.config import _check_int
     from asq_hw.data import load_dataset
-    from asq_hw.export import load_artifact
     from sim import runner
     from sim.netrun import run_network
 
     art = load_artifact(args.dir)
     sim = runner.sim_name(args.sim)
-    data = load_dataset(art.meta["dataset"], args.data_dir)
+    data = load_dataset(art.dataset, args.data_dir)
     total = data.x_test.shape[0]
     k = total if args.images is None else args.images
     _check_int("images", k, 1, total)
@@ -220,7 +220,7 @@ def run_model(args) -> int:
     print(f"post_array {r.rows}x{r.lanes} ({args.variant}, wbits {cfg['wbits']}, abits "
           f"{cfg['abits']} {'signed' if cfg['act_signed'] else 'unsigned'}, F "
           f"{cfg['frac_bits']}, acc_bits {cfg['acc_bits']}, latency {r.latency}), {sim}; "
-          f"{art.meta['dataset']} test split, {r.images} images")
+          f"{art.dataset} test split, {r.images} images")
     print(f"  {'layer':8s} {'beats/img':>9s} {'cycles/img':>10s} {'MACs/img':>9s} {'util':>6s} "
           f"{'cycles':>11s} {'accumulators':>12s} {'mismatches':>10s}")
     for s in r.layers:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import sys
 import time
 
+from asq_hw.config import DEFAULT_FRAC_BITS
+
 
 def register(sub) -> None:
     from asq_hw.train import TrainConfig
@@ -38,8 +40,9 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=d.seed, help=f"random seed (default {d.seed})")
     p.add_argument("--threads", type=int, default=d.threads,
                    help=f"torch CPU threads, part of the determinism (default {d.threads})")
-    p.add_argument("--frac-bits", type=int, default=8,
-                   help="default F of the lut variant recorded in the artifact (default 8)")
+    p.add_argument("--frac-bits", type=int, default=DEFAULT_FRAC_BITS,
+                   help="default F of the lut variant recorded in the artifact "
+                        f"(default {DEFAULT_FRAC_BITS})")
     p.add_argument("--no-export", action="store_true",
                    help="write only the checkpoint (needed for resnet20, which has no "
                         "integer export)")
@@ -49,10 +52,11 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    from asq_hw.artifact import load_artifact, save_artifact
     from asq_hw.config import FRAC_BITS_RANGE, _check_int
     from asq_hw.data import load_dataset
     from asq_hw.errors import UserError
-    from asq_hw.export import export_model, load_artifact, save_artifact
+    from asq_hw.export import export_model
     from asq_hw.train import TrainConfig, save_checkpoint, train
 
     cfg = TrainConfig(dataset=args.dataset, data_dir=args.data_dir, model=args.model,
@@ -85,7 +89,7 @@ def run(args) -> int:
         art = export_model(result.qat_model, data, frac_bits=args.frac_bits,
                            provenance=provenance)
         save_artifact(art, args.out)
-        sha = load_artifact(args.out).meta["tensors_sha256"]
+        sha = load_artifact(args.out).tensors_sha256
         print(f"  artifact   {args.out}/model.json + model.safetensors")
     path = save_checkpoint(result, data, args.out, artifact_sha256=sha)
     print(f"  checkpoint {path}")

@@ -24,13 +24,13 @@ import functools
 import json
 from pathlib import Path
 
+from asq_hw.config import PE_KINDS as KINDS
 from asq_hw.config import PEConfig
 from asq_hw.errors import UserError
 from asq_hw.estimate.model import KEYS, TARGETS, critical_stage, resources, rom_blocks
 from asq_hw.estimate.structure import structure
 
 COEFFICIENTS = Path(__file__).with_name("coefficients.json")
-KINDS = ("post", "int", "pot")
 
 __all__ = ["COEFFICIENTS", "KEYS", "KINDS", "TARGETS", "Estimate", "estimate",
            "load_coefficients"]

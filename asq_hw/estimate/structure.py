@@ -503,7 +503,7 @@ def structure(cfg: PEConfig, kind: str = "post", rows: int = 1) -> Structure:
         tw = min(vw + cfg.J + 1, acc)           # hw/datapath.term_width of PostCore's value
         lane = _post_lane(cfg, vw, tw)
     else:
-        from hw.baselines import baseline_acc_bits
+        from golden.baselines import baseline_acc_bits
         acc = baseline_acc_bits(kind, cfg)
         vw = cfg.abits
         # hw/baselines: the product's width, or hw/datapath.term_width of a shift by M - 1
