@@ -99,3 +99,21 @@ def network_cost(shapes: list[LayerShape]) -> dict:
     return {"layers": layers, "macs": macs, "asq_ops": asq,
             "asq_pct": 100.0 * asq / macs if macs else 0.0}
 
+
+
+def cost_table(cost: dict) -> list[str]:
+    """network_cost as Markdown table rows (a header, one row per layer and a total):
+    layer, MACs, requantization multiplies / adds, adapter MACs / parameters, ASQ-only
+    operations and their share of the MACs."""
+    rows = ["| layer | MACs | requant mul / add | adapter MACs / params | ASQ ops | ASQ / MACs |",
+            "|---|---|---|---|---|---|"]
+    for lay in cost["layers"]:
+        ops = lay["requant"]["ops"]
+        ad = lay["adapter"]
+        adapter = "-" if ad is None else \
+            f"{ad['ops']['mac']:,} / {ad['params']['weights'] + ad['params']['biases']:,}"
+        rows.append(f"| {lay['name']} | {lay['macs']:,} | {ops['mul']:,} / {ops['add']:,} | "
+                    f"{adapter} | {lay['asq_ops']:,} | {lay['asq_pct']:.2f} % |")
+    rows.append(f"| total | {cost['macs']:,} | | | {cost['asq_ops']:,} | "
+                f"{cost['asq_pct']:.2f} % |")
+    return rows

@@ -19,7 +19,9 @@ def register(sub) -> None:
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object: images, float_acc, fakequant_acc, "
-                        "golden_acc, agreement (fractions from 0 to 1)")
+                        "golden_acc, agreement (fractions from 0 to 1), integer_only, "
+                        "asq_cost (per layer: the requantization and adapter units' widths, "
+                        "parameters and operations per image next to the MACs)")
     p.set_defaults(func=run)
 
 
@@ -48,16 +50,20 @@ def evaluate(directory, variant: str = "lut", frac_bits: int | None = None,
     with deterministic(tcfg.seed, threads):
         float_pred = predict(float_model, data.x_test).numpy()
         fq_pred = predict(qat_model, data.x_test).numpy()
-    golden = GoldenNetwork(art, variant, frac_bits).run(data.x_test.numpy())
+    net = GoldenNetwork(art, variant, frac_bits)
+    golden = net.run(data.x_test.numpy())
     return {"images": int(y.shape[0]),
             "float_acc": float(np.mean(float_pred == y)),
             "fakequant_acc": float(np.mean(fq_pred == y)),
             "golden_acc": float(np.mean(golden.preds == y)),
-            "agreement": float(np.mean(golden.preds == fq_pred))}
+            "agreement": float(np.mean(golden.preds == fq_pred)),
+            "integer_only": True,
+            "asq_cost": net.cost()}
 
 
 def run(args) -> int:
     from asq_hw.artifact import load_artifact
+    from golden.asq_cost import cost_table
 
     r = evaluate(args.dir, args.variant, args.frac_bits, args.data_dir, args.threads)
     if args.json:
@@ -72,4 +78,7 @@ def run(args) -> int:
     print(f"  fake-quant  {100 * r['fakequant_acc']:6.2f} %")
     print(f"  golden      {100 * r['golden_acc']:6.2f} %")
     print(f"  agreement   {100 * r['agreement']:6.2f} %  (golden top-1 == fake-quant top-1)")
+    print("  integer only; ASQ cost per image (ASQ ops: the per-sample beta's operations)")
+    for row in cost_table(r["asq_cost"]):
+        print(f"    {row}")
     return 0
