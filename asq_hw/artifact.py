@@ -524,13 +524,6 @@ class _Checker:
                       f"must be an integer from {lo} to {hi}, not {v!r}")
         return v
 
-    def pos_float(self, d: dict, key: str, field: str) -> float:
-        v = self.get(d, key, field)
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) \
-                or v <= 0:
-            self.fail(f"{field}.{key}", f"must be a finite positive number, not {v!r}")
-        return float(v)
-
     def tensor(self, tensors: dict, name: str, dtype, shape: tuple) -> np.ndarray:
         if name not in tensors:
             self.tfail(name, "missing")
@@ -570,23 +563,6 @@ def _check_json(meta: dict, tensors: dict[str, np.ndarray], ck: _Checker) -> Non
             and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shp)):
         ck.fail("input.shape", f"must be three positive integers [C, H, W], not {shp!r}")
     _no_extra(ck, inp, "input", {"shape"})
-    fl = ck.get(meta, "floats", "")
-    _no_extra(ck, fl, "floats", {"mean", "std", "steps", "float_acc", "fakequant_acc"})
-    n_compute = sum(1 for op in ck.get(meta, "ops", "") if isinstance(op, dict)
-                    and op.get("op") in COMPUTE_OPS)
-    for key, n in (("mean", shp[0]), ("std", shp[0]), ("steps", n_compute)):
-        v = ck.get(fl, key, "floats")
-        if not (isinstance(v, list) and len(v) == n
-                and all(isinstance(x, (int, float)) and not isinstance(x, bool)
-                        and math.isfinite(x) for x in v)):
-            ck.fail(f"floats.{key}", f"must be {n} finite numbers, not {v!r}")
-        if key in ("std", "steps") and any(x <= 0 for x in v):
-            ck.fail(f"floats.{key}", "must be positive")
-    for key in ("float_acc", "fakequant_acc"):
-        v = ck.get(fl, key, "floats")
-        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))
-                              or not 0 <= v <= 1):
-            ck.fail(f"floats.{key}", f"must be null or a fraction from 0 to 1, not {v!r}")
     if not isinstance(ck.get(meta, "provenance", ""), dict):
         ck.fail("provenance", "must be a JSON object")
     if not isinstance(ck.get(meta, "tensors_sha256", ""), str):
@@ -729,6 +705,22 @@ def _check_json(meta: dict, tensors: dict[str, np.ndarray], ck: _Checker) -> Non
             ck.tensor(tensors, f"{name}.requant.{variant}.offset", np.int64, (k,))
             used |= {f"{name}.requant.{variant}.{t}" for t in ("mult", "offset")}
         first = False
+    fl = ck.get(meta, "floats", "")
+    _no_extra(ck, fl, "floats", {"mean", "std", "steps", "float_acc", "fakequant_acc"})
+    n_compute = len(compute)
+    for key, n in (("mean", shp[0]), ("std", shp[0]), ("steps", n_compute)):
+        v = ck.get(fl, key, "floats")
+        if not (isinstance(v, list) and len(v) == n
+                and all(isinstance(x, (int, float)) and not isinstance(x, bool)
+                        and math.isfinite(x) for x in v)):
+            ck.fail(f"floats.{key}", f"must be {n} finite numbers, not {v!r}")
+        if key in ("std", "steps") and any(x <= 0 for x in v):
+            ck.fail(f"floats.{key}", "must be positive")
+    for key in ("float_acc", "fakequant_acc"):
+        v = ck.get(fl, key, "floats")
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))
+                              or not 0 <= v <= 1):
+            ck.fail(f"floats.{key}", f"must be null or a fraction from 0 to 1, not {v!r}")
     extra = sorted(set(tensors) - used)
     if extra:
         ck.tfail(extra[0], "is not referenced by model.json")

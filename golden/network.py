@@ -170,6 +170,11 @@ class GoldenNetwork:
             codes = _int_op(op, codes)
         return codes
 
+    @staticmethod
+    def input_beta(batch: int) -> np.ndarray:
+        """Beta codes of the network input (B,): BETA_ONE, beta = 1 (it has no adapter)."""
+        return np.full(batch, Q.BETA_ONE, dtype=np.int64)
+
     # -- the steps
     def layer_rows(self, i: int, x: np.ndarray) -> np.ndarray:
         """PE input rows of layer i: im2col (B * Ho * Wo, N) for conv, x (B, N) for linear."""
@@ -260,7 +265,7 @@ class GoldenNetwork:
         outs, records = [], []
         for start in range(0, images.shape[0], batch_size):
             x = self.quantize_input(images[start:start + batch_size])
-            beta = np.full(x.shape[0], Q.BETA_ONE, dtype=np.int64)
+            beta = self.input_beta(x.shape[0])
             for i in range(len(self.layers)):
                 rec = self.layer_step(i, x, beta, trace=trace)
                 if trace:

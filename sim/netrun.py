@@ -162,7 +162,7 @@ def run_network(artifact, images: np.ndarray, rows: int, lanes: int, variant: st
         for start in range(0, total, chunk):
             imgs = images[start:start + chunk]
             nb = imgs.shape[0]
-            x, beta = net.quantize_input(imgs), np.ones(nb)
+            x, beta = net.quantize_input(imgs), net.input_beta(nb)
             for i, (lm, st) in enumerate(zip(lms, stats, strict=True)):
                 rows_x = net.layer_rows(i, x)
                 reply = s.layer(codes[i], _act_strs(rows_x, lm, cfg.abits, nb), lm.tiles,
