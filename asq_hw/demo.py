@@ -296,6 +296,7 @@ def run_demo(cfg: DemoConfig, progress=None, log=print) -> dict:
            "golden_lut": ev["lut"]["golden_acc"], "golden_dual": ev["dual"]["golden_acc"],
            "agreement_lut": ev["lut"]["agreement"], "agreement_dual": ev["dual"]["agreement"]}
     summary["accuracy"] = acc
+    summary["asq_cost"] = ev["lut"]["asq_cost"]
 
     # 3. The array: Verilog now, synthesis in the background.
     arr_cfg = mapper.array_config(art, cfg.variant, cfg.lanes)
