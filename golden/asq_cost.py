@@ -25,9 +25,10 @@ class LayerShape:
     positions: output positions per image before the integer ops; acc_bits: the
     accumulator width; scale_bits: the width of C (golden.asq_int.scale_bits); input_beta:
     whether the layer's input beta varies (its input has an adapter). For the layer
-    feeding codes (logits=False): next_positions, the positions after the integer ops
-    (where requantization runs), ubits, and `adapter`, the (in, out) shapes of the next
-    layer's input adapter (empty without one).
+    feeding codes (logits=False): next_positions and next_channels, the positions and
+    channels after the integer ops (requantization runs on their product; a flatten makes
+    one position of C*H*W channels), ubits, and `adapter`, the (in, out) shapes of the
+    next layer's input adapter (empty without one).
     """
 
     name: str
@@ -40,6 +41,7 @@ class LayerShape:
     input_beta: bool
     logits: bool
     next_positions: int = 0
+    next_channels: int = 0
     ubits: int = 0
     adapter: tuple[tuple[int, int], ...] = ()
 
@@ -59,11 +61,12 @@ def layer_cost(s: LayerShape) -> dict:
     if not s.logits:
         rq_widths.update(u=s.ubits, reciprocal=Q.RECIP_BITS,
                          requant_product=s.ubits + Q.RECIP_BITS)
-        ops["add"] += s.next_positions * k  # the rounding constant of requantization
+        elements = s.next_positions * s.next_channels
+        ops["add"] += elements  # the rounding constant of requantization
         if s.adapter:
-            ops["mul"] += s.next_positions * k
+            ops["mul"] += elements
             ops["div"] = 1
-            asq += s.next_positions * k + 1
+            asq += elements + 1
             adapter = _adapter_cost(s)
             asq += adapter["ops"]["mac"] + adapter["ops"]["mul"] + adapter["ops"]["add"]
     params = {"C": k * slots, "D": k}

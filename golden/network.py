@@ -301,6 +301,7 @@ class GoldenNetwork:
                 acc_bits=acc_bits, scale_bits=self.scales[i].bits,
                 input_beta=bool(self.adapters[i]), logits=logits,
                 next_positions=0 if logits else _positions(after),
+                next_channels=0 if logits else after[0],
                 ubits=0 if logits else self.ubits(i), adapter=adapter))
         return asq_cost.network_cost(shapes)
 
