@@ -108,7 +108,8 @@ def cost_table(cost: dict) -> list[str]:
     """network_cost as Markdown table rows (a header, one row per layer and a total):
     layer, MACs, requantization multiplies / adds, adapter MACs / parameters, ASQ-only
     operations and their share of the MACs."""
-    rows = ["| layer | MACs | requant mul / add | adapter MACs / params | ASQ ops | ASQ / MACs |",
+    rows = ["| layer | MACs | requant mul / add | adapter it feeds: MACs / params | ASQ ops "
+            "| ASQ / MACs |",
             "|---|---|---|---|---|---|"]
     for lay in cost["layers"]:
         ops = lay["requant"]["ops"]
