@@ -14,8 +14,8 @@ SCHEMES = ("post", "pot", "int")
 # The PE designs (hw.gen), one per scheme: the POST PE and the INT and POT baseline PEs, in
 # the order tables and messages list them.
 PE_KINDS = ("post", "int", "pot")
-# The ASQ adapter's beta is clamped to at least this, in training and on the host.
-MIN_BETA = 1e-8
+# The integer ASQ contract (beta's range and fixed point, the adapter's widths) is defined
+# once, in golden.asq_int, which training, export and the artifact import.
 # The default fraction bits F of the lut variant in an exported artifact.
 DEFAULT_FRAC_BITS = 8
 
