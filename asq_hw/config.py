@@ -11,8 +11,8 @@ VARIANTS = ("lut", "dual")
 # Weight schemes, all on the spec's sign-magnitude code layout: POST and the power-of-two
 # and uniform integer baselines (golden.schemes holds their levels).
 SCHEMES = ("post", "pot", "int")
-# The ASQ adapter's beta is clamped to at least this, in training and on the host.
-MIN_BETA = 1e-8
+# The integer ASQ contract (beta's range and fixed point, the adapter's widths) is defined
+# once, in golden.asq_int, which training, export and the artifact import.
 # The default fraction bits F of the lut variant in an exported artifact.
 DEFAULT_FRAC_BITS = 8
 

@@ -128,7 +128,7 @@ class DemoConfig:
 # The sources that decide a trained model's weights and its artifact.
 _TRAIN_SOURCES = ("asq_hw/train.py", "asq_hw/models.py", "asq_hw/data.py", "asq_hw/export.py",
                   "asq_hw/artifact.py", "asq_hw/quant", "golden/schemes.py", "golden/codes.py",
-                  "golden/arith.py", "golden/requant.py")
+                  "golden/arith.py", "golden/asq_int.py")
 
 
 def train_fingerprint() -> str:
@@ -184,9 +184,9 @@ def train_cached(tcfg, folder, data, fresh: bool = False, progress: bool = False
     seconds = time.perf_counter() - t0
     provenance = {"model": tcfg.model, "width": tcfg.width, "adapter": tcfg.adapter,
                   "seed": tcfg.seed, "float_epochs": tcfg.float_epochs,
-                  "epochs": tcfg.epochs, "float_acc": result.float_acc,
-                  "fakequant_acc": result.fakequant_acc}
-    art = export_model(result.qat_model, data, provenance=provenance)
+                  "epochs": tcfg.epochs}
+    art = export_model(result.qat_model, data, provenance=provenance,
+                       float_acc=result.float_acc, fakequant_acc=result.fakequant_acc)
     save_artifact(art, folder)
     sha = load_artifact(folder).tensors_sha256
     save_checkpoint(result, data, folder, artifact_sha256=sha)
@@ -296,6 +296,7 @@ def run_demo(cfg: DemoConfig, progress=None, log=print) -> dict:
            "golden_lut": ev["lut"]["golden_acc"], "golden_dual": ev["dual"]["golden_acc"],
            "agreement_lut": ev["lut"]["agreement"], "agreement_dual": ev["dual"]["agreement"]}
     summary["accuracy"] = acc
+    summary["asq_cost"] = ev["lut"]["asq_cost"]
 
     # 3. The array: Verilog now, synthesis in the background.
     arr_cfg = mapper.array_config(art, cfg.variant, cfg.lanes)

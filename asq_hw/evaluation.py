@@ -20,8 +20,11 @@ from golden.network import GoldenNetwork
 def evaluate(directory, variant: str = "lut", frac_bits: int | None = None,
              data_dir=None, threads: int = 1) -> dict:
     """{'images', 'float_acc', 'fakequant_acc', 'golden_acc', 'agreement'} (fractions in
-    [0, 1]; agreement: golden top-1 == fake-quant top-1). UserError when the checkpoint and
-    the artifact come from different runs or the data set does not match the artifact."""
+    [0, 1]; agreement: golden top-1 == fake-quant top-1), 'integer_only' (True: the golden
+    network is integer from the input codes to the logits) and 'asq_cost' (per layer, what
+    the integer ASQ units cost per image: golden.network.GoldenNetwork.cost). UserError when
+    the checkpoint and the artifact come from different runs or the data set does not match
+    the artifact."""
     art = load_artifact(directory)
     float_model, qat_model, tcfg, meta = load_checkpoint_meta(directory)
     if meta.get("artifact_sha256") != art.tensors_sha256:
@@ -36,12 +39,15 @@ def evaluate(directory, variant: str = "lut", frac_bits: int | None = None,
     with deterministic(tcfg.seed, threads):
         float_pred = predict(float_model, data.x_test).numpy()
         fq_pred = predict(qat_model, data.x_test).numpy()
-    golden = GoldenNetwork(art, variant, frac_bits).run(data.x_test.numpy())
+    net = GoldenNetwork(art, variant, frac_bits)
+    golden = net.run(data.x_test.numpy())
     return {"images": int(y.shape[0]),
             "float_acc": float(np.mean(float_pred == y)),
             "fakequant_acc": float(np.mean(fq_pred == y)),
             "golden_acc": float(np.mean(golden.preds == y)),
-            "agreement": float(np.mean(golden.preds == fq_pred))}
+            "agreement": float(np.mean(golden.preds == fq_pred)),
+            "integer_only": True,
+            "asq_cost": net.cost()}
 
 
 def fakequant_preds(directory, x):

@@ -1,8 +1,11 @@
 """Export: a trained PyTorch chain network -> the integer Artifact (asq_hw.artifact).
 
 This is the only module that reads the PyTorch model for the integer pipeline: it folds
-BatchNorm, takes the weight quantizers' codes and the activation quantizers' steps and
-adapters, and hands an Artifact to asq_hw.artifact (which validates, saves and loads it).
+BatchNorm, takes the weight quantizers' codes, turns the float scales (steps, alphas, the
+folded BatchNorm) into each layer's static integer scale and the adapters into integer
+Linear layers (golden.asq_int.static_scale / adapter_params, the only floating point of
+the integer contract, run once here), and hands an Artifact to asq_hw.artifact (which
+validates, saves and loads it).
 """
 
 from __future__ import annotations
@@ -20,17 +23,20 @@ from asq_hw.artifact import (
     Artifact,
     ConvLayer,
     Flatten,
+    FloatInfo,
     InputSpec,
     LinearLayer,
     MaxPool,
     Relu,
+    VariantRequant,
     conv_out_hw,
-    requant_tensors,
+    layer_arith,
     validate,
 )
-from asq_hw.config import DEFAULT_FRAC_BITS
+from asq_hw.config import DEFAULT_FRAC_BITS, VARIANTS
 from asq_hw.errors import UserError
 from asq_hw.quant import WEIGHT_QUANTS, ASQActivation, QConv2d, QLinear
+from golden import asq_int as Q
 
 
 def _f32(t) -> np.ndarray:
@@ -52,8 +58,48 @@ def _fold_batchnorm(mods, i: int, mod) -> tuple[torch.Tensor, torch.Tensor, int]
     return g, bias, i
 
 
+def _adapter_tensors(name: str, aq: ASQActivation, tensors: dict) -> tuple[tuple, tuple]:
+    """The integer adapter of quantizer aq as tensors name.adapter.<j>.weight / .bias:
+    (prefixes, exponents)."""
+    if aq.adapter is None:
+        return (), ()
+    prefixes, exps = [], []
+    lin = [m for m in aq.adapter if isinstance(m, nn.Linear)]
+    for j, m in enumerate(lin):
+        layer = Q.adapter_params(_f32(m.weight), _f32(m.bias),
+                                 Q.U_FRAC if j == 0 else Q.ADAPTER_FRAC)
+        tensors[f"{name}.adapter.{j}.weight"] = layer.weight.astype(np.int8)
+        tensors[f"{name}.adapter.{j}.bias"] = layer.bias.astype(np.int32)
+        prefixes.append(f"{name}.adapter.{j}")
+        exps.append(layer.exp)
+    return tuple(prefixes), tuple(exps)
+
+
+def _scale_tensors(art: Artifact, layer, real: dict, steps: list[float], index: int,
+                   frac_bits: int) -> tuple[dict, dict]:
+    """(tensors, requant) of a compute layer: the static integer scale of every variant
+    from r_k = ((s_in * alpha_k) * g_k) / s_out and d_k = b_k / s_out in float64 from the
+    float32 values (s_out = 1 for the logits)."""
+    alpha, g, b = (real[layer.name][t].astype(np.float64) for t in ("alpha", "g", "b"))
+    s_in = float(np.float32(steps[index]))
+    s_out = 1.0 if layer.is_logits else float(np.float32(steps[index + 1]))
+    r, d = (s_in * alpha) * g / s_out, b / s_out
+    out, shifts = {}, {}
+    for variant in VARIANTS:
+        arith = layer_arith(layer, art.weight_quant, art.wbits, variant, frac_bits)
+        try:
+            st = Q.static_scale(r, d, arith.slot_factors(), arith.acc_bound())
+        except ValueError as exc:
+            raise UserError(f"export: {layer.name}: {exc}") from None
+        out[f"{layer.name}.requant.{variant}.mult"] = st.mult.astype(np.int32)
+        out[f"{layer.name}.requant.{variant}.offset"] = st.bias
+        shifts[variant] = VariantRequant(st.shift)
+    return out, shifts
+
+
 def export_model(model, dataset, frac_bits: int = DEFAULT_FRAC_BITS,
-                 provenance: dict | None = None) -> Artifact:
+                 provenance: dict | None = None, float_acc: float | None = None,
+                 fakequant_acc: float | None = None) -> Artifact:
     """The artifact of a trained chain network (asq_hw.models.ChainNet) in eval form.
 
     `dataset`: asq_hw.data.Dataset (name, mean, std, input shape, classes). BatchNorm after
@@ -71,6 +117,8 @@ def export_model(model, dataset, frac_bits: int = DEFAULT_FRAC_BITS,
     shape: tuple = (c, h, w)
     ops: list = []
     tensors: dict[str, np.ndarray] = {}
+    real: dict[str, dict[str, np.ndarray]] = {}
+    steps: list[float] = []
     mods = list(layers.named_children())
     i, n_compute = 0, 0
     with torch.no_grad():
@@ -88,14 +136,8 @@ def export_model(model, dataset, frac_bits: int = DEFAULT_FRAC_BITS,
                                     "activation quantizer")
                 k = mod.weight.shape[0]
                 g, bias, i = _fold_batchnorm(mods, i, mod)
-                adapter = []
-                if aq.adapter is not None:
-                    lin = [m for m in aq.adapter if isinstance(m, nn.Linear)]
-                    for j, m in enumerate(lin):
-                        adapter.append(f"{name}.adapter.{j}")
-                        tensors[f"{name}.adapter.{j}.weight"] = _f32(m.weight)
-                        tensors[f"{name}.adapter.{j}.bias"] = _f32(m.bias)
-                act_in = ActIn(aq.abits, aq.signed, float(aq.step().item()), tuple(adapter))
+                act_in = ActIn(aq.abits, aq.signed, *_adapter_tensors(name, aq, tensors))
+                steps.append(float(aq.step().item()))
                 if isinstance(mod, QConv2d):
                     if len(shape) != 3 or shape[0] != mod.in_channels:
                         raise UserError(f"export: {path}: input shape {shape} does not fit "
@@ -124,9 +166,7 @@ def export_model(model, dataset, frac_bits: int = DEFAULT_FRAC_BITS,
                     raise ValueError(f"export: {name} (layers.{path}.weight): weights must "
                                      "be finite, not NaN or inf")
                 tensors[f"{name}.codes"] = wq.codes(mod.weight).reshape(k, -1).numpy()
-                tensors[f"{name}.alpha"] = _f32(wq.alpha())
-                tensors[f"{name}.bn_scale"] = _f32(g)
-                tensors[f"{name}.bias"] = _f32(bias)
+                real[name] = {"alpha": _f32(wq.alpha()), "g": _f32(g), "b": _f32(bias)}
                 ops.append(layer)
             elif isinstance(mod, nn.ReLU):
                 ops.append(Relu())
@@ -153,17 +193,20 @@ def export_model(model, dataset, frac_bits: int = DEFAULT_FRAC_BITS,
     ops[-1] = dataclasses.replace(ops[-1], output="logits")
     art = Artifact(cfg.weight_quant, cfg.wbits, cfg.abits, frac_bits, dataset.name,
                    dataset.num_classes,
-                   InputSpec((c, h, w), tuple(float(v) for v in dataset.mean),
-                             tuple(float(v) for v in dataset.std)),
+                   InputSpec((c, h, w)),
+                   FloatInfo(tuple(float(v) for v in dataset.mean),
+                             tuple(float(v) for v in dataset.std), tuple(steps),
+                             None if float_acc is None else float(float_acc),
+                             None if fakequant_acc is None else float(fakequant_acc)),
                    tuple(ops), tensors, dict(provenance or {}))
-    # The stored requantization depends on the next layer's step: computed once every
-    # layer is known.
-    done = []
+    # The static scale depends on the next layer's step: computed once every layer is known.
+    done, index = [], 0
     for op in art.ops:
         if op.op in COMPUTE_OPS:
-            rq, shifts = requant_tensors(art, op, frac_bits)
+            rq, shifts = _scale_tensors(art, op, real, steps, index, frac_bits)
             tensors.update(rq)
             op = dataclasses.replace(op, requant=shifts)
+            index += 1
         done.append(op)
     art = dataclasses.replace(art, ops=tuple(done))
     validate(art, "<export>")

@@ -15,6 +15,7 @@ from pathlib import Path
 from markdown_it import MarkdownIt
 
 from asq_hw.outputs import figure_png, json_text, write_bytes, write_text
+from golden.asq_cost import cost_table
 
 PLOTS = {
     "accuracy_vs_wbits": "plots/accuracy_vs_wbits.png",
@@ -120,6 +121,20 @@ def render_markdown(s: dict) -> str:
         add(f"| RTL array, {arr['variant']} (first {rtl['images']} images) | "
             f"{_pct(rtl['accuracy'])} | {fq} |")
     add("")
+    cost = s.get("asq_cost")
+    if cost is not None:
+        add("## ASQ in integer hardware")
+        add("")
+        add("Inference is integer only: per image and layer the adapter of the next layer's "
+            "input (global average pool, int8 Linear layers, beta as a 10-bit fixed-point "
+            "code), one reciprocal and the requantization multiplies (docs/arithmetic.md, "
+            "\"Integer ASQ\"). Operations per image; *ASQ ops* are those that exist only "
+            "because beta varies per image (adapter, reciprocal, per-image multipliers, "
+            "requantization multiplies), next to the layer's MACs:")
+        add("")
+        for row in cost_table(cost):
+            add(row)
+        add("")
     if rtl is not None:
         add("## RTL co-simulation")
         add("")

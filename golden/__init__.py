@@ -10,7 +10,8 @@ this package imports nothing, so `golden.codes` does not load the Numba kernels)
     arith       a layer's arithmetic (LayerArith) and its accumulators as GEMM terms
     gemm        the exact-GEMM planner of the fast path
     accumulate  a layer's accumulators (accumulate, conv_accumulate)
-    requant     the host's integer requantization
+    asq_int     integer-only ASQ: rescale, adapter, beta, reciprocal, requantize
+    asq_cost    what ASQ costs per image (widths, parameters, operations)
     ops         im2col, relu, maxpool, flatten on integer codes
     network     integer inference of an exported network
 """

@@ -25,9 +25,10 @@ class LayerShape:
     positions: output positions per image before the integer ops; acc_bits: the
     accumulator width; scale_bits: the width of C (golden.asq_int.scale_bits); input_beta:
     whether the layer's input beta varies (its input has an adapter). For the layer
-    feeding codes (logits=False): next_positions, the positions after the integer ops
-    (where requantization runs), ubits, and `adapter`, the (in, out) shapes of the next
-    layer's input adapter (empty without one).
+    feeding codes (logits=False): next_positions and next_channels, the positions and
+    channels after the integer ops (requantization runs on their product; a flatten makes
+    one position of C*H*W channels), ubits, and `adapter`, the (in, out) shapes of the
+    next layer's input adapter (empty without one).
     """
 
     name: str
@@ -40,6 +41,7 @@ class LayerShape:
     input_beta: bool
     logits: bool
     next_positions: int = 0
+    next_channels: int = 0
     ubits: int = 0
     adapter: tuple[tuple[int, int], ...] = ()
 
@@ -59,11 +61,12 @@ def layer_cost(s: LayerShape) -> dict:
     if not s.logits:
         rq_widths.update(u=s.ubits, reciprocal=Q.RECIP_BITS,
                          requant_product=s.ubits + Q.RECIP_BITS)
-        ops["add"] += s.next_positions * k  # the rounding constant of requantization
+        elements = s.next_positions * s.next_channels
+        ops["add"] += elements  # the rounding constant of requantization
         if s.adapter:
-            ops["mul"] += s.next_positions * k
+            ops["mul"] += elements
             ops["div"] = 1
-            asq += s.next_positions * k + 1
+            asq += elements + 1
             adapter = _adapter_cost(s)
             asq += adapter["ops"]["mac"] + adapter["ops"]["mul"] + adapter["ops"]["add"]
     params = {"C": k * slots, "D": k}
@@ -99,3 +102,22 @@ def network_cost(shapes: list[LayerShape]) -> dict:
     return {"layers": layers, "macs": macs, "asq_ops": asq,
             "asq_pct": 100.0 * asq / macs if macs else 0.0}
 
+
+
+def cost_table(cost: dict) -> list[str]:
+    """network_cost as Markdown table rows (a header, one row per layer and a total):
+    layer, MACs, requantization multiplies / adds, adapter MACs / parameters, ASQ-only
+    operations and their share of the MACs."""
+    rows = ["| layer | MACs | requant mul / add | adapter it feeds: MACs / params | ASQ ops "
+            "| ASQ / MACs |",
+            "|---|---|---|---|---|---|"]
+    for lay in cost["layers"]:
+        ops = lay["requant"]["ops"]
+        ad = lay["adapter"]
+        adapter = "-" if ad is None else \
+            f"{ad['ops']['mac']:,} / {ad['params']['weights'] + ad['params']['biases']:,}"
+        rows.append(f"| {lay['name']} | {lay['macs']:,} | {ops['mul']:,} / {ops['add']:,} | "
+                    f"{adapter} | {lay['asq_ops']:,} | {lay['asq_pct']:.2f} % |")
+    rows.append(f"| total | {cost['macs']:,} | | | {cost['asq_ops']:,} | "
+                f"{cost['asq_pct']:.2f} % |")
+    return rows

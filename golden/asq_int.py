@@ -93,7 +93,7 @@ def _round_shift(a: np.ndarray, shift: int) -> np.ndarray:
 # ---------------------------------------------------------------------------------------
 # Static scale of a layer (export time).
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class StaticScale:
     """C (K, slots) int64 and D (K,) int64: the layer output in units of the next static
     step is y / s_out ~= (sum_slots A_slot * C_slot * b_in + D) * 2**-(shift + BETA_FRAC).
@@ -263,7 +263,7 @@ def global_pool(u, ubits: int) -> np.ndarray:
     return np.clip(_round_shift(s * pm, ps), -lim, lim - 1)
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class AdapterLayer:
     """One integer Linear layer of the adapter: weight (out, in) int in [-127, 127], bias
     (out,) int32, exponent E: real weight = weight * 2**-E, real bias = bias *

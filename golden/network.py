@@ -1,26 +1,21 @@
 """Integer inference of a whole exported network, reading only the artifact.
 
-One compute layer at a time, the steps are those of the hardware plus its host:
+Integer only from the input codes to the logits (docs/arithmetic.md, "Integer ASQ"). One
+compute layer at a time, with b_in the input's beta codes (B,):
 
-    rows      = layer_rows(i, x)                  PE input rows (im2col; x itself for linear)
-    acc       = accumulate(i, x)                  the PE array (golden.accumulate)
-    beta_out  = host_beta(i, acc, beta_in)        host: ASQ adapter of the next layer's input
-    rq        = requant_params(i, beta_in, beta_out)   host: per-sample fixed-point multipliers
-    codes     = requantize(i, acc, rq)            integer multiply, add, shift, clamp
-    x_next    = post_ops(i, codes)                integer relu / maxpool / flatten
+    rows      = layer_rows(i, x)               PE input rows (im2col; x itself for linear)
+    acc       = accumulate(i, x)               the PE array (golden.accumulate)
+    u         = rescale(i, acc, b_in)          A * (C * b_in) + D, rounded, saturated: the
+                                               output in units of the next static step
+    u         = post(i, u)                     integer relu / maxpool / flatten
+    b_out     = adapter_beta(i, u)             the next layer's adapter (BETA_ONE without)
+    x_next    = requantize(i, u, b_out)        u * reciprocal(b_out), rounded, clamped
 
-`layer_step` runs them for one layer and can take accumulators computed elsewhere (the RTL
-array) in the PE's row layout; `run` runs the network and, with trace=True, keeps every
-layer's record. The last layer ends in integer logits (no shift, no clamp).
-
-The host side. beta is per sample and comes from the next layer's adapter applied to the
-real-valued activation it would see. The host rebuilds that activation from the integer
-accumulators in float64: y = ((s_in * alpha_k) * g_k) * T * beta_in + b_k with
-T = sum_slots f_slot * A_slot, applies the integer ops between the layers to y (relu,
-maxpool, flatten), takes the global average over positions, and runs the adapter's Linear
-+ ReLU layers in float64; beta = max(result, MIN_BETA). Layers without an adapter have
-beta = 1. golden.requant.requant_params turns (beta_in, beta_out) into the integer
-multipliers. See docs/arithmetic.md, "Integer network pipeline".
+The last layer ends in the integer logits of `rescale` (no shift, no clamp). `layer_step`
+runs the steps for one layer and can take accumulators computed elsewhere (the RTL array)
+in the PE's row layout; `run` runs the network and, with trace=True, keeps every layer's
+record. The only floating point is `quantize_input` (normalised float32 images to the
+input codes, the input quantizer's own arithmetic) and the descriptive `RunResult.logits`.
 """
 
 from __future__ import annotations
@@ -35,13 +30,14 @@ from asq_hw.artifact import (
     Op,
     layer_arith,
     layer_pe_config,
+    layer_scale,
     next_layer,
-    requant_real,
 )
-from asq_hw.config import MIN_BETA, VARIANTS
+from asq_hw.config import VARIANTS
+from golden import asq_cost
+from golden import asq_int as Q
 from golden.accumulate import accumulate, conv_accumulate
 from golden.ops import flatten, im2col, maxpool, relu
-from golden.requant import Requant, output_logits, requant_params, requantize
 
 
 @dataclasses.dataclass
@@ -51,9 +47,10 @@ class LayerRecord:
     x: the input codes (B, C, H, W) for conv, (B, N) for linear. rows: the PE input rows
     (B * Ho * Wo, N) (row b * Ho * Wo + oh * Wo + ow) when traced, else None. acc: the
     accumulators (B, K, Ho, Wo) / (B, K) int64, with a trailing [A_even, A_odd] axis for
-    dual. beta_in, beta_out: (B,) float64. requant: the per-sample integer parameters.
-    out: the requantized codes (B, K, Ho, Wo) / (B, K) before the following integer ops,
-    or the integer logits (B, K) of the last layer. next_x: the next layer's input.
+    dual. beta_in, beta_out: (B,) int64 beta codes (beta = code / 2**BETA_FRAC). mult: the
+    per-sample multipliers M (B, K, slots). u: the rescaled output after the integer ops
+    (None for the last layer). out: the next layer's input codes, or the integer logits
+    (B, K) of the last layer; next_x: the same codes (None for the last layer).
     """
 
     name: str
@@ -63,7 +60,8 @@ class LayerRecord:
     acc: np.ndarray
     beta_in: np.ndarray
     beta_out: np.ndarray
-    requant: Requant
+    mult: np.ndarray
+    u: np.ndarray | None
     out: np.ndarray
     next_x: np.ndarray | None
 
@@ -75,7 +73,8 @@ class LayerRecord:
 
 @dataclasses.dataclass
 class RunResult:
-    """logits (B, K) float64 = logits_int * 2**-shift; preds = argmax of logits_int."""
+    """logits_int (B, K) int64; shift (B,): logits = logits_int * 2**-shift (float64, for
+    display); preds = argmax of logits_int."""
 
     logits_int: np.ndarray
     shift: np.ndarray
@@ -101,14 +100,6 @@ def acc_from_rows(rows: np.ndarray, batch: int, out_hw: tuple[int, int] | None) 
     ho, wo = out_hw
     a = rows.reshape((batch, ho, wo) + rows.shape[1:])
     return np.moveaxis(a, 3, 1)
-
-
-def _float_op(op: Op, y: np.ndarray) -> np.ndarray:
-    if op.op == "relu":
-        return np.maximum(y, 0.0)
-    if op.op == "maxpool":
-        return maxpool(y, op.kernel, op.stride)
-    return flatten(y)
 
 
 def _int_op(op: Op, x: np.ndarray) -> np.ndarray:
@@ -145,7 +136,9 @@ class GoldenNetwork:
                 self.post_ops[i].append(op)
         self.arith = [layer_arith(lay, self.scheme, artifact.wbits, variant,
                                   self.frac_bits) for lay in self.layers]
-        self._real = [requant_real(artifact, lay) for lay in self.layers]
+        self.scales = [layer_scale(artifact, lay, variant, self.frac_bits)
+                       for lay in self.layers]
+        self.adapters = [artifact.adapter(lay) for lay in self.layers]
         self._codes = [artifact.codes(lay) for lay in self.layers]
 
     # -- per layer facts
@@ -155,6 +148,10 @@ class GoldenNetwork:
 
     def out_hw(self, i: int) -> tuple[int, int] | None:
         return self.layers[i].out_hw
+
+    def ubits(self, i: int) -> int:
+        """Width of u after layer i: set by the next layer's input codes."""
+        return Q.u_bits(self.arith[i + 1].abits)
 
     # -- input
     def quantize_input(self, images) -> np.ndarray:
@@ -167,11 +164,16 @@ class GoldenNetwork:
             raise ValueError(f"images must have shape (B, {', '.join(map(str, shape))}), "
                              f"not {x.shape}")
         a = self.arith[0]
-        step = np.float32(self.layers[0].act_in.step)
+        step = np.float32(self.artifact.input_step)
         codes = np.clip(np.rint(x / step), a.act_min, a.act_max).astype(np.int64)
         for op in self.pre_ops:
             codes = _int_op(op, codes)
         return codes
+
+    @staticmethod
+    def input_beta(batch: int) -> np.ndarray:
+        """Beta codes of the network input (B,): BETA_ONE, beta = 1 (it has no adapter)."""
+        return np.full(batch, Q.BETA_ONE, dtype=np.int64)
 
     # -- the steps
     def layer_rows(self, i: int, x: np.ndarray) -> np.ndarray:
@@ -189,80 +191,70 @@ class GoldenNetwork:
                                    self.arith[i], fast=self.fast)
         return accumulate(x, self._codes[i], self.arith[i], fast=self.fast)
 
-    def dequantize(self, i: int, acc: np.ndarray, beta_in: np.ndarray) -> np.ndarray:
-        """The host's float64 view of layer i's output (BN folded, before relu)."""
-        name = self.layers[i].name
-        t = self.artifact.tensors
-        s_in = float(np.float32(self.layers[i].act_in.step))
-        scale = (s_in * t[f"{name}.alpha"].astype(np.float64)) \
-            * t[f"{name}.bn_scale"].astype(np.float64)
-        a = acc.astype(np.float64)
-        if self.arith[i].slots == 1:
-            a = a[..., None]
-        total = sum(f * a[..., s] for s, f in enumerate(self.arith[i].slot_factors()))
-        chan = (1, -1) + (1,) * (total.ndim - 2)
-        bias = t[f"{name}.bias"].astype(np.float64)
-        beta = beta_in.reshape((-1,) + (1,) * (total.ndim - 1))
-        return total * scale.reshape(chan) * beta + bias.reshape(chan)
+    def sample_mult(self, i: int, beta_in: np.ndarray) -> np.ndarray:
+        """Per-sample multipliers M = C * b_in (B, K, slots) of layer i."""
+        return Q.sample_mult(self.scales[i].mult, beta_in)
 
-    def host_beta(self, i: int, acc: np.ndarray, beta_in: np.ndarray) -> np.ndarray:
-        """beta of the next layer's input per sample (ones without adapter or for the last
-        layer), computed on the host from layer i's accumulators."""
-        b = acc.shape[0]
-        nxt = next_layer(self.artifact, self.layers[i])
-        if nxt is None or not nxt.act_in.adapter:
-            return np.ones(b)
-        y = self.dequantize(i, acc, beta_in)
-        for op in self.post_ops[i]:
-            y = _float_op(op, y)
-        h = y.mean(axis=tuple(range(2, y.ndim))) if y.ndim > 2 else y
-        for w, bias in self.artifact.adapter(nxt):
-            h = np.maximum(h @ w.astype(np.float64).T + bias.astype(np.float64), 0.0)
-        return np.maximum(h[:, 0], MIN_BETA)
-
-    def requant_params(self, i: int, beta_in: np.ndarray, beta_out: np.ndarray) -> Requant:
-        """Per-sample integer requantization of layer i (golden.requant.requant_params)."""
-        r, d = self._real[i]
-        return requant_params(r, d, beta_in, beta_out, self.arith[i],
-                              logits=self.layers[i].is_logits)
-
-    def requantize(self, i: int, acc: np.ndarray, rq: Requant) -> np.ndarray:
-        """Next-layer activation codes from layer i's accumulators (B, K, ...[, 2]); for
-        the last layer the integer logits (B, K)."""
+    def rescale(self, i: int, acc: np.ndarray, mult: np.ndarray) -> np.ndarray:
+        """u (B, K, ...) of layer i: its output in units of the next layer's static step
+        with U_FRAC fractional bits, saturated; for the last layer the integer logits
+        (B, K)."""
+        st, bound = self.scales[i], self.arith[i].acc_bound()
         if self.layers[i].is_logits:
-            out = output_logits(acc, rq, self.arith[i])
+            out = Q.logits(acc, mult, st.bias, bound)
             return out.reshape(out.shape[0], -1)
-        nxt = self.arith[i + 1]
-        return requantize(acc, rq, self.arith[i], nxt.act_min, nxt.act_max)
+        return Q.rescale(acc, mult, st.bias, st.shift, self.ubits(i), bound)
 
-    def post(self, i: int, codes: np.ndarray) -> np.ndarray:
+    def post(self, i: int, u: np.ndarray) -> np.ndarray:
         """The integer ops between layer i and the next compute op."""
         for op in self.post_ops[i]:
-            codes = _int_op(op, codes)
-        return codes
+            u = _int_op(op, u)
+        return u
+
+    def adapter_beta(self, i: int, u: np.ndarray) -> np.ndarray:
+        """Beta codes (B,) of the next layer's input: its adapter on u (after the integer
+        ops), or BETA_ONE without one."""
+        layers = self.adapters[i + 1]
+        if not layers:
+            return np.full(u.shape[0], Q.BETA_ONE, dtype=np.int64)
+        return Q.adapter_beta(u, layers, self.ubits(i))
+
+    def requantize(self, i: int, u: np.ndarray, beta_out: np.ndarray) -> np.ndarray:
+        """The next layer's input codes from u (after the integer ops) and its beta codes."""
+        nxt = self.arith[i + 1]
+        return Q.requantize(u, Q.reciprocal(beta_out), self.ubits(i), nxt.act_min,
+                            nxt.act_max)
 
     def layer_step(self, i: int, x: np.ndarray, beta_in: np.ndarray, acc_rows=None,
                    trace: bool = True) -> LayerRecord:
-        """Run compute layer i on input codes x with input betas beta_in (B,).
+        """Run compute layer i on input codes x with input beta codes beta_in (B,).
 
         acc_rows: accumulators computed elsewhere (e.g. the RTL array), in the PE row
         layout (B * Ho * Wo, K[, 2]); if None the golden PE computes them. trace=False
         skips building the im2col rows for the record.
         """
         x = np.asarray(x)
-        beta_in = np.asarray(beta_in, dtype=np.float64)
+        beta_in = Q.check_beta("beta_in", beta_in)
         b = x.shape[0]
         rows = self.layer_rows(i, x) if trace else None
         if acc_rows is None:
             acc = self.accumulate(i, x)
         else:
             acc = acc_from_rows(acc_rows, b, self.out_hw(i))
-        beta_out = self.host_beta(i, acc, beta_in)
-        rq = self.requant_params(i, beta_in, beta_out)
-        out = self.requantize(i, acc, rq)
-        nxt = None if self.layers[i].is_logits else self.post(i, out)
-        return LayerRecord(self.layers[i].name, i, x, rows, acc, beta_in, beta_out, rq,
-                           out, nxt)
+        mult = self.sample_mult(i, beta_in)
+        if self.layers[i].is_logits:
+            out = self.rescale(i, acc, mult)
+            return LayerRecord(self.layers[i].name, i, x, rows, acc, beta_in,
+                               np.full(b, Q.BETA_ONE, dtype=np.int64), mult, None, out, None)
+        u = self.post(i, self.rescale(i, acc, mult))
+        beta_out = self.adapter_beta(i, u)
+        out = self.requantize(i, u, beta_out)
+        return LayerRecord(self.layers[i].name, i, x, rows, acc, beta_in, beta_out, mult,
+                           u, out, out)
+
+    def logit_shift(self) -> int:
+        """The real logit is logits_int * 2**-logit_shift()."""
+        return self.scales[-1].shift + Q.BETA_FRAC
 
     def run(self, images, trace: bool = False, batch_size: int = 512) -> RunResult:
         """Integer inference of normalised float32 images (B, C, H, W), in chunks of
@@ -270,18 +262,59 @@ class GoldenNetwork:
         images = np.asarray(images, dtype=np.float32)
         if trace and images.shape[0] > batch_size:
             raise ValueError(f"trace=True runs at most batch_size={batch_size} images")
-        outs, shifts, records = [], [], []
+        outs, records = [], []
         for start in range(0, images.shape[0], batch_size):
             x = self.quantize_input(images[start:start + batch_size])
-            beta = np.ones(x.shape[0])
+            beta = self.input_beta(x.shape[0])
             for i in range(len(self.layers)):
                 rec = self.layer_step(i, x, beta, trace=trace)
                 if trace:
                     records.append(rec)
                 x, beta = rec.next_x, rec.beta_out
             outs.append(rec.out)
-            shifts.append(rec.requant.shift)
         logits_int = np.concatenate(outs)
-        shift = np.concatenate(shifts)
+        shift = np.full(logits_int.shape[0], self.logit_shift(), dtype=np.int64)
         logits = np.ldexp(logits_int.astype(np.float64), -shift[:, None])
         return RunResult(logits_int, shift, logits, np.argmax(logits_int, axis=1), records)
+
+    # -- what ASQ costs
+    def cost(self) -> dict:
+        """Per-layer widths, parameters and operations per image of the requantization
+        and adapter units next to the MACs (golden.asq_cost.network_cost)."""
+        shapes = []
+        for i, op in enumerate(self.layers):
+            out_shape = (op.out_channels,) + tuple(op.out_hw) if op.op == "conv" \
+                else (op.out_features,)
+            after = out_shape
+            for post in self.post_ops[i]:
+                after = _op_shape(post, after)
+            logits = op.is_logits
+            nxt = next_layer(self.artifact, op)
+            arith = self.arith[i]
+            acc_bits = arith.pe_config().acc_bits if self.scheme == "post" \
+                else arith.acc_bound().bit_length() + 1
+            adapter = tuple((a.weight.shape[1], a.weight.shape[0])
+                            for a in self.adapters[i + 1]) if nxt is not None else ()
+            shapes.append(asq_cost.LayerShape(
+                name=op.name, macs=op.fan_in * op.outputs * op.positions,
+                outputs=op.outputs, slots=arith.slots, positions=op.positions,
+                acc_bits=acc_bits, scale_bits=self.scales[i].bits,
+                input_beta=bool(self.adapters[i]), logits=logits,
+                next_positions=0 if logits else _positions(after),
+                next_channels=0 if logits else after[0],
+                ubits=0 if logits else self.ubits(i), adapter=adapter))
+        return asq_cost.network_cost(shapes)
+
+
+def _op_shape(op: Op, shape: tuple) -> tuple:
+    """The shape (C, H, W) or (N,) after an integer op."""
+    if op.op == "maxpool":
+        c, h, w = shape
+        return (c, (h - op.kernel) // op.stride + 1, (w - op.kernel) // op.stride + 1)
+    if op.op == "flatten":
+        return (int(np.prod(shape)),)
+    return shape
+
+
+def _positions(shape: tuple) -> int:
+    return int(np.prod(shape[1:])) if len(shape) > 1 else 1

@@ -186,7 +186,7 @@ def export_rows(folder, cfg: PEConfig, rng: np.random.Generator, n_rows: int = 8
     data = load_dataset(art.dataset, data_dir or os.environ.get("ASQ_HW_DATA"))
     images = data.x_test[:max(1, n_rows)].numpy()
     x = net.quantize_input(images)
-    beta = np.ones(x.shape[0])
+    beta = net.input_beta(x.shape[0])
     for j in range(i):
         rec = net.layer_step(j, x, beta, trace=False)
         x, beta = rec.next_x, rec.beta_out

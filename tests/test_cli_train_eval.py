@@ -42,9 +42,16 @@ def test_eval_json_is_one_object_with_fractions(trained_dir, capsys, variant):
     out = capsys.readouterr().out
     assert out.count("\n") == 1
     r = json.loads(out)
-    assert set(r) == KEYS and r["images"] == 360
+    assert set(r) == KEYS | {"integer_only", "asq_cost"} and r["images"] == 360
     assert all(0.0 <= r[k] <= 1.0 for k in KEYS - {"images"})
     assert r["agreement"] >= 0.97 and abs(r["golden_acc"] - r["fakequant_acc"]) <= 0.03
+    assert r["integer_only"] is True
+    cost = r["asq_cost"]
+    assert [lay["name"] for lay in cost["layers"]] == ["conv0", "conv1", "conv2", "linear3"]
+    assert cost["macs"] == sum(lay["macs"] for lay in cost["layers"]) > 0
+    assert 0 < cost["asq_ops"] == sum(lay["asq_ops"] for lay in cost["layers"])
+    assert cost["layers"][0]["adapter"]["widths"]["beta"] == 10  # conv1's input adapter
+    assert cost["layers"][-1]["adapter"] is None
 
 
 def test_eval_text_report(trained_dir, capsys):
@@ -53,6 +60,7 @@ def test_eval_text_report(trained_dir, capsys):
     assert "digits test split, 360 images, W4A4 post, golden variant lut, F=8" in out
     for label in ("float", "fake-quant", "golden", "agreement"):
         assert f"  {label}" in out
+    assert "integer only; ASQ cost per image" in out and "| total |" in out
 
 
 def test_train_is_deterministic(trained_dir, tmp_path):
@@ -106,7 +114,7 @@ def test_train_refuses_bad_options_in_one_line(tmp_path, capsys):
 def test_console_script_prints_only_json_on_stdout(trained_dir):
     proc = subprocess.run([sys.executable, "-m", "asq_hw.cli", "eval", str(trained_dir),
                            "--json"], capture_output=True, text=True, check=True)
-    assert set(json.loads(proc.stdout)) == KEYS
+    assert set(json.loads(proc.stdout)) == KEYS | {"integer_only", "asq_cost"}
 
 
 @pytest.mark.slow

@@ -19,8 +19,8 @@ needs_icarus = pytest.mark.skipif(not have_simulator("icarus"),
                                   reason="Icarus Verilog not installed (apt-get install iverilog)")
 
 # summary.json's stable keys, as documented in README.md ("summary.json").
-SUMMARY_KEYS = {"schema", "version", "config", "model", "accuracy", "array", "rtl", "layers",
-                "sweep", "pareto", "resources", "throughput", "timings", "plots"}
+SUMMARY_KEYS = {"schema", "version", "config", "model", "accuracy", "asq_cost", "array", "rtl",
+                "layers", "sweep", "pareto", "resources", "throughput", "timings", "plots"}
 ACCURACY_KEYS = {"images", "float", "fakequant", "golden_lut", "golden_dual", "agreement_lut",
                  "agreement_dual", "rtl", "rtl_images"}
 RTL_KEYS = {"sim", "images", "accumulators_checked", "mismatches", "prediction_mismatches",

@@ -10,6 +10,7 @@ import torch
 
 from asq_hw.artifact import (
     copy_artifact,
+    layer_arith,
     layer_pe_config,
     load_artifact,
     save_artifact,
@@ -21,6 +22,7 @@ from asq_hw.export import export_model
 from asq_hw.models import ModelConfig, build_model
 from asq_hw.quant import QConv2d, QLinear
 from asq_hw.train import TrainConfig, train
+from golden import asq_int as Q
 from golden.codes import encode
 
 
@@ -56,7 +58,24 @@ def test_exported_codes_are_the_quantizers_codes(trained, art):
         alpha = mod.weight_quant.alpha().detach()
         u = (mod.weight.detach() / alpha.view((-1,) + (1,) * (mod.weight.dim() - 1)))
         assert np.array_equal(codes, encode(u.double().numpy().reshape(k, -1), 4))
-        assert np.array_equal(art.tensors[f"{layer.name}.alpha"], alpha.numpy())
+    assert all(t.dtype.kind in "iu" for t in art.tensors.values())
+    steps = [m.act_quant.step().item() for m in mods]
+    assert art.floats.steps == tuple(steps) and art.input_step == steps[0]
+    assert art.floats.float_acc is None  # not given to this export
+
+
+def test_adapters_are_the_fake_quant_integers(trained, art):
+    for mod, layer in zip(_compute(trained.qat_model), art.compute_layers(), strict=True):
+        lins = [] if mod.act_quant.adapter is None else \
+            [m for m in mod.act_quant.adapter if isinstance(m, torch.nn.Linear)]
+        stored = art.adapter(layer)
+        assert len(stored) == len(lins) and (len(lins) == 0) == (layer.name == "conv0")
+        for j, (m, ad) in enumerate(zip(lins, stored, strict=True)):
+            ref = Q.adapter_params(m.weight.detach().numpy(), m.bias.detach().numpy(),
+                                   Q.U_FRAC if j == 0 else Q.ADAPTER_FRAC)
+            assert np.array_equal(ad.weight, ref.weight) and ad.exp == ref.exp
+            assert np.array_equal(ad.bias, ref.bias)
+            assert art.tensors[f"{layer.name}.adapter.{j}.weight"].dtype == np.int8
 
 
 def test_layer_description_and_folded_batchnorm(trained, art):
@@ -66,15 +85,22 @@ def test_layer_description_and_folded_batchnorm(trained, art):
     assert conv0.act_in.abits == 8 and conv0.act_in.signed is True
     assert [op.op for op in art.ops] == ["conv", "relu", "conv", "relu", "maxpool", "conv",
                                             "relu", "maxpool", "flatten", "linear"]
-    # BN folded: conv(x, w_q) * g + b == BN(conv(x, w_q)) in eval mode.
+    # BN folded into the static scale: per channel, the real multiplier C * 2**-shift / f
+    # and offset D * 2**-(shift + 8) are BN(conv) in units of the next step.
     layers = trained.qat_model.layers
-    x = torch.randn(2, 1, 8, 8)
+    conv, bn = layers[0], layers[1]
     with torch.no_grad():
-        z = torch.nn.functional.conv2d(x, layers[0].weight_quant(layers[0].weight), padding=1)
-        ref = layers[1](z)
-    g = torch.from_numpy(art.tensors["conv0.bn_scale"]).view(1, -1, 1, 1)
-    b = torch.from_numpy(art.tensors["conv0.bias"]).view(1, -1, 1, 1)
-    assert torch.allclose(z * g + b, ref, atol=1e-5)
+        g = (bn.weight / torch.sqrt(bn.running_var + bn.eps)).double().numpy()
+        b = (bn.bias.double() - bn.running_mean.double() * torch.from_numpy(g)).numpy()
+        alpha = conv.weight_quant.alpha().double().numpy()
+    s_in, s_out = art.floats.steps[0], art.floats.steps[1]
+    for variant in ("lut", "dual"):
+        f = layer_arith(conv0, "post", 4, variant, 8).slot_factors()
+        c = art.tensors[f"conv0.requant.{variant}.mult"] * 2.0 ** -conv0.requant[variant].shift
+        d = art.tensors[f"conv0.requant.{variant}.offset"] \
+            * 2.0 ** -(conv0.requant[variant].shift + 8)
+        assert np.allclose(c / np.array(f), (s_in * alpha * g / s_out)[:, None], rtol=1e-5)
+        assert np.allclose(d, b / s_out, rtol=1e-5, atol=1e-6)
 
 
 def test_layer_pe_config(art):
@@ -174,12 +200,16 @@ def test_wrong_version_and_format(art, tmp_path):
     (lambda m: m["ops"][2].update(fan_in=99), None, "model.json: field ops[2] (conv1).fan_in"),
     (lambda m: m["ops"][2].update(in_hw=[4, 4]), None, "ops[2] (conv1).in_hw"),
     (lambda m: m["ops"][2].update(in_channels=5), None, "ops[2] (conv1).in_channels"),
+    (lambda m: m["floats"]["steps"].__setitem__(1, -1.0), None,
+     "model.json: field floats.steps: must be positive"),
+    (lambda m: m["floats"].update(float_acc=2.0), None,
+     "field floats.float_acc: must be null or a fraction from 0 to 1, not 2.0"),
     (lambda m: m["ops"][2]["act_in"].update(step=0.5), None,
-     "model.json: field ops[0] (conv0).requant.lut"),
-    (lambda m: m["ops"][2]["act_in"].update(step=-1.0), None,
-     "ops[2] (conv1).act_in.step: must be a finite positive number"),
-    (lambda m: m["ops"][0]["requant"]["dual"].update(shift=3), None,
-     "field ops[0] (conv0).requant.dual.shift: is 3"),
+     "field ops[2] (conv1).act_in.step: unknown field"),
+    (lambda m: m["ops"][5]["act_in"].update(adapter_exp=[16, 0]), None,
+     "ops[5] (conv2).act_in.adapter_exp: must be 2 integers from 0 to 15"),
+    (lambda m: m["ops"][0]["requant"]["dual"].update(shift=0), None,
+     "field ops[0] (conv0).requant.dual.shift: must be an integer from 1 to 54, not 0"),
     (lambda m: m.update(wbits=9), None, "model.json: field wbits: must be an integer from 2"),
     (lambda m: m.update(colour="red"), None, "model.json: field colour: unknown field"),
     (lambda m: m["ops"].pop(), None, "model.json: field ops: must end with a compute op"),
@@ -188,14 +218,17 @@ def test_wrong_version_and_format(art, tmp_path):
      "model.safetensors: tensor conv1.codes: must be uint8 of shape (8, 36)"),
     (None, lambda t: t["conv1.codes"].__setitem__((0, 0), 200),
      "tensor conv1.codes: holds code 200, beyond wbits=4"),
-    (None, lambda t: t["conv2.alpha"].__setitem__(0, -1.0), "tensor conv2.alpha: must be "
-                                                              "positive"),
-    (None, lambda t: t["conv2.bias"].__setitem__(0, np.nan), "tensor conv2.bias: holds NaN"),
-    (None, lambda t: t.pop("linear3.bn_scale"), "tensor linear3.bn_scale: missing"),
-    (None, lambda t: t.update(extra=np.zeros(2, np.float32)),
+    (None, lambda t: t.update({"conv2.requant.lut.mult":
+                               t["conv2.requant.lut.mult"].astype(np.float32)}),
+     "tensor conv2.requant.lut.mult: must be int32 of shape (8, 1), not float32"),
+    (None, lambda t: t["conv2.requant.dual.mult"].__setitem__((0, 0), -2**23),
+     "tensor conv2.requant.dual.mult: holds 8388608; the layer's multipliers are 24-bit"),
+    (None, lambda t: t["conv2.adapter.0.weight"].__setitem__((0, 0), -128),
+     "tensor conv2.adapter.0.weight: holds -128"),
+    (None, lambda t: t.pop("linear3.requant.dual.offset"),
+     "tensor linear3.requant.dual.offset: missing"),
+    (None, lambda t: t.update(extra=np.zeros(2, np.int8)),
      "tensor extra: is not referenced"),
-    (None, lambda t: t["linear3.requant.lut.offset"].__setitem__(0, 5),
-     "tensor linear3.requant.lut.offset: does not match"),
 ])
 def test_inconsistent_artifacts_name_file_and_field(art, tmp_path, meta_fn, tensor_fn, expect):
     d = _rewrite(art, tmp_path / "x", meta_fn, tensor_fn)

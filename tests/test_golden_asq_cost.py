@@ -7,7 +7,7 @@ from golden.asq_cost import LayerShape, layer_cost, network_cost
 def _conv(adapter, input_beta=False):
     return LayerShape(name="conv0", macs=9216, outputs=16, slots=1, positions=64,
                       acc_bits=24, scale_bits=24, input_beta=input_beta, logits=False,
-                      next_positions=16, ubits=16, adapter=adapter)
+                      next_positions=16, next_channels=16, ubits=16, adapter=adapter)
 
 
 def test_layer_with_adapter_counts_every_unit():
@@ -40,3 +40,15 @@ def test_no_adapter_costs_no_asq_operations():
     assert lc["asq_ops"] == 20 and "u" not in lc["requant"]["widths"]
     total = network_cost([_conv(()), logits])
     assert (total["macs"], total["asq_ops"]) == (9216 + 1280, 20)
+
+
+def test_a_flatten_requantizes_every_feature():
+    flat = LayerShape(name="conv2", macs=147456, outputs=32, slots=1, positions=16,
+                      acc_bits=24, scale_bits=24, input_beta=True, logits=False,
+                      next_positions=1, next_channels=128, ubits=16,
+                      adapter=((128, 32), (32, 1)))
+    c = layer_cost(flat)
+    # M: 32; rescale 16 * 32; requantize the 128 flattened features
+    assert c["requant"]["ops"] == {"mul": 32 + 512 + 128, "add": 512 + 128, "div": 1}
+    assert c["adapter"]["ops"] == {"mac": 128 * 32 + 32, "mul": 0, "add": 128 + 33}
+    assert c["asq_ops"] == 32 + 128 + 1 + 4128 + 161

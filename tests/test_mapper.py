@@ -8,7 +8,7 @@ from asq_hw.mapper import LayerMap
 from golden.pe import pe_dot, pe_matmul
 
 # The default digits CNN (width 16) as the artifact describes its compute ops.
-_A8, _A4 = ActIn(8, True, 0.1), ActIn(4, False, 0.1)
+_A8, _A4 = ActIn(8, True), ActIn(4, False)
 CONV0 = ConvLayer("conv0", 1, 16, (3, 3), 1, 1, (8, 8), (8, 8), 9, _A8)
 CONV1 = ConvLayer("conv1", 16, 32, (3, 3), 1, 1, (8, 8), (8, 8), 144, _A4)
 CONV2 = ConvLayer("conv2", 32, 32, (3, 3), 1, 1, (4, 4), (4, 4), 288, _A4)
@@ -118,7 +118,7 @@ class FakeArtifact:
 
     def __init__(self, inputs, fans):
         self.weight_quant, self.wbits, self.frac_bits = "post", 4, 8
-        self.layers = [LinearLayer(f"l{i}", n, 4, n, ActIn(a, s, 0.1))
+        self.layers = [LinearLayer(f"l{i}", n, 4, n, ActIn(a, s))
                        for i, ((a, s), n) in enumerate(zip(inputs, fans, strict=True))]
 
     def compute_layers(self):

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from asq_hw.quant import ASQActivation, make_adapter
+from asq_hw.quant.asq import reciprocal
 from golden import asq_int as Q
 
 
@@ -149,3 +150,10 @@ def test_disabled_is_identity():
     q.enabled = False
     x = torch.randn(2, 3)
     assert q(x) is x
+
+
+def test_reciprocal_is_golden_s_over_the_whole_beta_range():
+    b = np.arange(Q.BETA_MIN, Q.BETA_MAX + 1)
+    assert np.array_equal(reciprocal(torch.from_numpy(b).double()).long().numpy(),
+                          Q.reciprocal(b))
+    assert torch.isnan(reciprocal(torch.tensor([float("nan")]))).all()

@@ -120,6 +120,10 @@ def summary_screen(s: dict) -> str:
              f"  accuracy ({acc['images']} test images): float {pct(acc['float'])}, "
              f"fake-quant {pct(acc['fakequant'])}, golden lut {pct(acc['golden_lut'])}, "
              f"dual {pct(acc['golden_dual'])}"]
+    cost = s.get("asq_cost")
+    if cost is not None:
+        lines.append(f"  ASQ in integers: {cost['asq_ops']:,} extra operations per image, "
+                     f"{cost['asq_pct']:.2f} % of {cost['macs']:,} MACs")
     if rtl is not None:
         lines.append(f"  RTL {arr['rows']}x{arr['lanes']} {arr['variant']} ({rtl['sim']}, "
                      f"{rtl['images']} images): {rtl['accumulators_checked']:,} accumulators, "

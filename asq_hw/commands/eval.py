@@ -21,13 +21,16 @@ def register(sub, help: str) -> None:
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object: images, float_acc, fakequant_acc, "
-                        "golden_acc, agreement (fractions from 0 to 1)")
+                        "golden_acc, agreement (fractions from 0 to 1), integer_only, "
+                        "asq_cost (per layer: the requantization and adapter units' widths, "
+                        "parameters and operations per image next to the MACs)")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     from asq_hw.artifact import load_artifact
     from asq_hw.evaluation import evaluate
+    from golden.asq_cost import cost_table
 
     if args.frac_bits is not None:
         check_int("frac_bits", args.frac_bits, *FRAC_BITS_RANGE)
@@ -45,4 +48,7 @@ def run(args) -> int:
     print(f"  fake-quant  {100 * r['fakequant_acc']:6.2f} %")
     print(f"  golden      {100 * r['golden_acc']:6.2f} %")
     print(f"  agreement   {100 * r['agreement']:6.2f} %  (golden top-1 == fake-quant top-1)")
+    print("  integer only; ASQ cost per image (ASQ ops: the per-sample beta's operations)")
+    for row in cost_table(r["asq_cost"]):
+        print(f"    {row}")
     return 0

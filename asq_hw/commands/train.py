@@ -88,12 +88,12 @@ def run(args) -> int:
     if not args.no_export:
         provenance = {"model": cfg.model, "width": cfg.width, "adapter": cfg.adapter,
                       "seed": cfg.seed, "float_epochs": cfg.float_epochs,
-                      "epochs": cfg.epochs, "float_acc": result.float_acc,
-                      "fakequant_acc": result.fakequant_acc}
+                      "epochs": cfg.epochs}
         # export_model refuses weights it cannot quantize (NaN, inf) with a ValueError
         # naming the layer: the training run's settings are the user's to change.
         art = checked(export_model, result.qat_model, data, frac_bits=args.frac_bits,
-                           provenance=provenance)
+                      provenance=provenance, float_acc=result.float_acc,
+                      fakequant_acc=result.fakequant_acc)
         save_artifact(art, args.out)
         sha = load_artifact(args.out).tensors_sha256
         print(f"  artifact   {args.out}/model.json + model.safetensors")

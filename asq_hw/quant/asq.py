@@ -71,6 +71,14 @@ def adapter_code(adapter: nn.Sequential, u: torch.Tensor, ubits: int) -> torch.T
     raise ValueError("an adapter needs at least one Linear layer")
 
 
+def reciprocal(code: torch.Tensor) -> torch.Tensor:
+    """golden.asq_int.reciprocal of integer-valued float64 beta codes: floor((2**RECIP_SHIFT
+    + floor(b / 2)) / b), exact in float64 (the quotient of integers below 2**21 is never
+    within rounding of an integer it does not equal); NaN stays NaN, so a diverged model
+    reaches export's finiteness check."""
+    return torch.floor((2.0**Q.RECIP_SHIFT + torch.floor(code / 2)) / code)
+
+
 class ASQActivation(nn.Module):
     """b-bit activation quantizer x -> clamp(round(x / (s * beta)), lo, hi) * s * beta.
 
@@ -111,8 +119,7 @@ class ASQActivation(nn.Module):
         else:
             code = adapter_code(self.adapter, u, ubits)
         beta = code * 2.0**-Q.BETA_FRAC
-        recip = Q.reciprocal(code.detach().long().numpy())
-        inv = torch.from_numpy(recip).double() * 2.0 ** (Q.BETA_FRAC - Q.RECIP_SHIFT)
+        inv = reciprocal(code.detach()) * 2.0 ** (Q.BETA_FRAC - Q.RECIP_SHIFT)
         inv = replace_ste(1.0 / beta, inv, torch.ones_like(inv))  # d(1/beta) backward
         shape = (-1,) + (1,) * (x.dim() - 1)
         t = u * 2.0**-Q.U_FRAC * inv.view(shape)
