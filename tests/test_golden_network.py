@@ -160,6 +160,16 @@ def test_golden_predictions_agree_with_fake_quant(cnn, digits, kw):
     assert rows_from_acc(np.zeros((2, 3, 4, 5))).shape == (40, 3)
 
 
+@pytest.mark.parametrize("frac_bits", [5, 12])
+def test_another_frac_bits_rescales_the_integers(cnn, digits, frac_bits):
+    """The lut variant at another F than the artifact's: C and D follow in integers."""
+    result, art = cnn
+    fq = predict(result.qat_model, digits.x_test).numpy()
+    net = GoldenNetwork(art, "lut", frac_bits=frac_bits)
+    assert net.scales[1].shift == GoldenNetwork(art, "lut").scales[1].shift + frac_bits - 8
+    assert np.mean(net.run(digits.x_test.numpy()).preds == fq) >= 0.97
+
+
 def test_bad_inputs_are_refused(cnn):
     _, art = cnn
     with pytest.raises(ValueError, match=r"^variant must be one of 'lut', 'dual', not 'x'$"):
