@@ -91,3 +91,30 @@ def simulate(core, jobs, ready=(True,)) -> list[LayerRun]:
     sim.add_testbench(bench)
     sim.run()
     return runs
+
+
+def random_plan(rng: np.random.Generator, rows: int, lanes: int, buffer: int = 0,
+                name: str = "l"):
+    """A small random conv layer (kernel 1..3 x 1..3, stride 1..3, padding 0..2, input up
+    to 3 x 6 x 6) or, one time in five, a linear layer, for `rows` x `lanes`."""
+    from hw.accel.plan import LayerPlan
+
+    k = int(rng.integers(1, 9))
+    if rng.random() < 0.2:
+        return LayerPlan(name, k, int(rng.integers(1, 20)), (1, 1), (1, 1), 1, 0, rows, lanes,
+                         buffer)
+    while True:
+        kernel = (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
+        padding = int(rng.integers(0, 3))
+        hw = (int(rng.integers(1, 7)), int(rng.integers(1, 7)))
+        if all(h + 2 * padding >= kk for h, kk in zip(hw, kernel, strict=True)):
+            return LayerPlan(name, k, int(rng.integers(1, 4)), hw, kernel,
+                             int(rng.integers(1, 4)), padding, rows, lanes, buffer)
+
+
+def golden_rows(plan, x: np.ndarray) -> np.ndarray:
+    """golden's PE input rows (positions, N) of one image's input codes x (C, H, W)."""
+    from golden.ops import im2col
+
+    return im2col(np.asarray(x).reshape((1, plan.channels) + plan.in_hw), plan.kernel,
+                  plan.stride, plan.padding)
