@@ -58,8 +58,8 @@ def test_beats_are_the_mappers_from_golden_rows(seed):
     xs = [rng.integers(cfg.act_min, cfg.act_max + 1, (plans[i].channels,) + plans[i].in_hw)
           for i in order]
     ready = (rng.random(61) > 0.4).tolist() if seed % 2 else [True]
-    for index, x, (beats, last) in zip(order, xs, stream(feeder, list(zip(order, xs, strict=True)), ready),
-                                       strict=True):
+    runs = stream(feeder, list(zip(order, xs, strict=True)), ready)
+    for index, x, (beats, last) in zip(order, xs, runs, strict=True):
         p = plans[index]
         lm = LayerMap(p.name, "conv", p.outputs, p.fan_in, p.positions, rows, lanes)
         assert beats == list(beat_stream(lm, golden_rows(p, x), codes[index], cfg))
