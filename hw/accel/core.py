@@ -27,6 +27,8 @@ class LayerCore(wiring.Component):
     """Feeder + PostArray for `plans` (module docstring); `cfg` the array configuration
     (asq_hw.mapper.array_config for a network), `rows` its P."""
 
+    top = "accel_layer_core"
+
     def __init__(self, cfg: PEConfig, rows: int, plans: list[LayerPlan],
                  weights: list[list[int]]):
         self.feeder = LayerFeeder(cfg, rows, plans, weights)
