@@ -64,7 +64,7 @@ def run_layers(core: LayerCore, runs: list[tuple[int, np.ndarray]], sim: str | N
                              f"{len(flat)}")
         job_runs.append({"layer": layer, "buffer": plan.buffer, "codes": flat,
                          "dots": plan.dots})
-    run_dir = runner._run_dir(b)
+    run_dir = runner.run_dir_of(b)
     result = run_dir / RESULT_NAME
     result.unlink(missing_ok=True)
     job = run_dir / "accel_job.json"
@@ -72,7 +72,7 @@ def run_layers(core: LayerCore, runs: list[tuple[int, np.ndarray]], sim: str | N
         "runs": job_runs, "out_names": list(core.acc_ports), "result": str(result),
         "max_cycles": 4 * max(p.cycles(core.latency) for p in core.plans) + 100}),
         encoding="utf-8")
-    log = runner._bench(b, "sim.tb_accel", JOB_ENV, job, run_dir)
+    log = runner.run_bench_module(b, "sim.tb_accel", JOB_ENV, job, run_dir)
     try:
         got = json.loads(result.read_text(encoding="utf-8"))
     except (OSError, ValueError):
