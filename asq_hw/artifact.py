@@ -12,9 +12,9 @@ asq_hw.export builds an Artifact from a trained PyTorch model; golden inference
 the integer arithmetic it reads the stored integers with is golden's numpy-only core
 (golden.arith, golden.asq_int), which never imports this module.
 
-model.json, version 1:
+model.json, version 2 (version 1 held float scales and adapters; it is refused):
 
-    format "asq-hw-artifact", version 1, weight_quant post|pot|int, wbits, abits,
+    format "asq-hw-artifact", version 2, weight_quant post|pot|int, wbits, abits,
     frac_bits (the default F for the lut variant), dataset, num_classes,
     input {shape [C, H, W]}
     ops [...]: executed in order on one tensor; compute ops (conv, linear) and the integer
@@ -66,7 +66,7 @@ from golden import asq_int as Q
 from golden.arith import LayerArith
 
 FORMAT = "asq-hw-artifact"
-VERSION = 1
+VERSION = 2
 JSON_NAME = "model.json"
 TENSORS_NAME = "model.safetensors"
 COMPUTE_OPS = ("conv", "linear")
