@@ -1,6 +1,8 @@
 """`asq-hw eval DIR`: accuracy of the float model, the fake-quantized PyTorch model and the
 golden integer network (read from the artifact only) on the data set's test split, and the
-agreement: the fraction of test images whose golden top-1 equals the fake-quant top-1."""
+agreement: the fraction of test images whose golden top-1 equals the fake-quant top-1; and
+two continuous figures: the SQNR of the golden (and fake-quant) logits against the float
+network's, and each layer's weight quantization MSE (asq_hw/evaluation.py defines them)."""
 
 from __future__ import annotations
 
@@ -21,7 +23,8 @@ def register(sub, help: str) -> None:
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object: images, float_acc, fakequant_acc, "
-                        "golden_acc, agreement (fractions from 0 to 1)")
+                        "golden_acc, agreement (fractions from 0 to 1), sqnr_db, "
+                        "fakequant_sqnr_db, weight_mse [{name, mse, sqnr_db}]")
     p.set_defaults(func=run)
 
 
@@ -45,4 +48,12 @@ def run(args) -> int:
     print(f"  fake-quant  {100 * r['fakequant_acc']:6.2f} %")
     print(f"  golden      {100 * r['golden_acc']:6.2f} %")
     print(f"  agreement   {100 * r['agreement']:6.2f} %  (golden top-1 == fake-quant top-1)")
+    print(f"  logit SQNR  {_db(r['sqnr_db'])} golden, {_db(r['fakequant_sqnr_db'])} fake-quant "
+          "(against the float logits)")
+    print("  weight MSE  " + ", ".join(f"{w['name']} {w['mse']:.3g} ({_db(w['sqnr_db'])})"
+                                        for w in r["weight_mse"]))
     return 0
+
+
+def _db(v) -> str:
+    return "inf dB" if v is None else f"{v:.2f} dB"
