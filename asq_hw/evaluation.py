@@ -10,9 +10,6 @@ Besides top-1, two continuous figures that separate quantizers where top-1 satur
   10 log10(sum f**2 / sum (f - g)**2) over every image and class, f the float logits, g the
   golden integer logits dequantized by the artifact's output scale (golden RunResult.logits);
   `fakequant_sqnr_db` the same with the fake-quant PyTorch logits for g.
-  `unquantized_sqnr_db`: the golden logits against the QAT network itself with every
-  quantizer switched off (its own real weights, float activations), so quantization noise
-  alone, without how far QAT fine-tuning moved the network from the float one.
 - `weight_mse`: per compute layer, the mean squared error between the checkpoint's real
   (latent QAT) weights and their dequantized codes (level x alpha, what the forward pass and
   the artifact use), and the same as a ratio in dB (`sqnr_db`: sum w**2 / sum (w - q)**2).
@@ -29,7 +26,7 @@ import torch
 from asq_hw.artifact import load_artifact
 from asq_hw.data import load_dataset
 from asq_hw.errors import UserError
-from asq_hw.quant import QConv2d, QLinear, set_quant
+from asq_hw.quant import QConv2d, QLinear
 from asq_hw.train import CHECKPOINT_NAME, deterministic, load_checkpoint_meta, predict
 from golden.network import GoldenNetwork
 
@@ -37,10 +34,9 @@ from golden.network import GoldenNetwork
 def evaluate(directory, variant: str = "lut", frac_bits: int | None = None,
              data_dir=None, threads: int = 1) -> dict:
     """{'images', 'float_acc', 'fakequant_acc', 'golden_acc', 'agreement'} (fractions in
-    [0, 1]; agreement: golden top-1 == fake-quant top-1), 'sqnr_db', 'fakequant_sqnr_db',
-    'unquantized_sqnr_db' and 'weight_mse' [{name, mse, sqnr_db}] (module docstring).
-    UserError when the checkpoint and the artifact come from different runs or the data set
-    does not match the artifact."""
+    [0, 1]; agreement: golden top-1 == fake-quant top-1), 'sqnr_db', 'fakequant_sqnr_db'
+    and 'weight_mse' [{name, mse, sqnr_db}] (module docstring). UserError when the checkpoint and
+    the artifact come from different runs or the data set does not match the artifact."""
     art = load_artifact(directory)
     float_model, qat_model, tcfg, meta = load_checkpoint_meta(directory)
     if meta.get("artifact_sha256") != art.tensors_sha256:
@@ -57,9 +53,6 @@ def evaluate(directory, variant: str = "lut", frac_bits: int | None = None,
         fq_pred = predict(qat_model, data.x_test).numpy()
         float_logits = logits(float_model, data.x_test)
         fq_logits = logits(qat_model, data.x_test)
-        set_quant(qat_model, False)
-        unq_logits = logits(qat_model, data.x_test)
-        set_quant(qat_model, True)
     golden = GoldenNetwork(art, variant, frac_bits).run(data.x_test.numpy())
     return {"images": int(y.shape[0]),
             "float_acc": float(np.mean(float_pred == y)),
@@ -68,7 +61,6 @@ def evaluate(directory, variant: str = "lut", frac_bits: int | None = None,
             "agreement": float(np.mean(golden.preds == fq_pred)),
             "sqnr_db": sqnr_db(float_logits, golden.logits),
             "fakequant_sqnr_db": sqnr_db(float_logits, fq_logits),
-            "unquantized_sqnr_db": sqnr_db(unq_logits, golden.logits),
             "weight_mse": weight_mse(qat_model, [lay.name for lay in art.compute_layers()])}
 
 

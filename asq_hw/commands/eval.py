@@ -24,8 +24,7 @@ def register(sub, help: str) -> None:
     p.add_argument("--json", action="store_true",
                    help="print one JSON object: images, float_acc, fakequant_acc, "
                         "golden_acc, agreement (fractions from 0 to 1), sqnr_db, "
-                        "fakequant_sqnr_db, unquantized_sqnr_db, weight_mse [{name, mse, "
-                        "sqnr_db}]")
+                        "fakequant_sqnr_db, weight_mse [{name, mse, sqnr_db}]")
     p.set_defaults(func=run)
 
 
@@ -50,8 +49,7 @@ def run(args) -> int:
     print(f"  golden      {100 * r['golden_acc']:6.2f} %")
     print(f"  agreement   {100 * r['agreement']:6.2f} %  (golden top-1 == fake-quant top-1)")
     print(f"  logit SQNR  {_db(r['sqnr_db'])} golden, {_db(r['fakequant_sqnr_db'])} fake-quant "
-          f"(against the float logits); {_db(r['unquantized_sqnr_db'])} golden against the "
-          "QAT network unquantized")
+          "(against the float logits)")
     print("  weight MSE  " + ", ".join(f"{w['name']} {w['mse']:.3g} ({_db(w['sqnr_db'])})"
                                         for w in r["weight_mse"]))
     return 0
