@@ -403,6 +403,7 @@ def _sweep(cfg, data, out, pr) -> dict:
             p = {"weight_quant": q, "wbits": w, "abits": cfg.abits,
                  "float": ev["lut"]["float_acc"], "fakequant": ev["lut"]["fakequant_acc"],
                  "golden": ev["lut"]["golden_acc"], "agreement": ev["lut"]["agreement"],
+                 "sqnr_db": ev["lut"]["sqnr_db"],
                  "train_s": rec["train_s"], "cached": rec["cached"], "dir": str(folder)}
             if q == "post":
                 p["golden_lut"] = ev["lut"]["golden_acc"]

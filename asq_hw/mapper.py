@@ -95,7 +95,9 @@ def _check_shape(rows: int, lanes: int) -> None:
 
 
 def map_layer(layer: ComputeLayer, rows: int, lanes: int) -> LayerMap:
-    """The LayerMap of an artifact compute op (asq_hw.artifact.ConvLayer / LinearLayer)."""
+    """The LayerMap of a compute layer: an artifact's (asq_hw.artifact.ConvLayer /
+    LinearLayer) or any record with the same name, op, outputs, fan_in and positions (a
+    standard network's, asq_hw.workloads.Layer)."""
     _check_shape(rows, lanes)
     if layer.op not in COMPUTE_OPS:
         raise ValueError(f"op must be 'conv' or 'linear', not {layer.op!r}")
@@ -120,7 +122,13 @@ def array_config(artifact: Artifact, variant: str, lanes: int,
     8 bits holds them all, or the artifact is not POST.
     """
     layers = artifact.compute_layers()
-    cfgs = [layer_pe_config(artifact, lay, variant, frac_bits) for lay in layers]
+    return shared_config([layer_pe_config(artifact, lay, variant, frac_bits) for lay in layers],
+                         lanes)
+
+
+def shared_config(cfgs: list[PEConfig], lanes: int) -> PEConfig:
+    """The array configuration of `array_config` from the layers' own PE configurations
+    (same wbits, variant and frac_bits): UserError if no activation format holds them."""
     signed = any(c.act_signed for c in cfgs)
     lo, hi = min(c.act_min for c in cfgs), max(c.act_max for c in cfgs)
     for abits in range(ABITS_RANGE[0], ABITS_RANGE[1] + 1):
@@ -131,7 +139,7 @@ def array_config(artifact: Artifact, variant: str, lanes: int,
         raise UserError(f"the layers' input codes span {lo} .. {hi}"
                         f"{' (signed)' if signed else ''}: no array activation format of at "
                         f"most {ABITS_RANGE[1]} bits holds them")
-    cfg = PEConfig(wbits=cfgs[0].wbits, abits=abits, act_signed=signed, variant=variant,
+    cfg = PEConfig(wbits=cfgs[0].wbits, abits=abits, act_signed=signed, variant=cfgs[0].variant,
                    frac_bits=cfgs[0].frac_bits, lanes=lanes,
                    max_len=max(c.max_len for c in cfgs))
     assert all(cfg.acc_bits >= c.acc_bits for c in cfgs)

@@ -28,6 +28,10 @@ def _pct(v) -> str:
     return "-" if v is None else f"{100 * v:.2f} %"
 
 
+def _db(v) -> str:
+    return "-" if v is None else f"{v:.1f} dB"
+
+
 def _num(v, digits: int = 2) -> str:
     if v is None:
         return "-"
@@ -230,12 +234,17 @@ def render_markdown(s: dict) -> str:
     add("")
     add(f"![accuracy vs weight bits]({PLOTS['accuracy_vs_wbits']})")
     add("")
-    add("| quantizer | wbits | float | fake-quant | golden | golden dual | agreement |")
-    add("|---|---:|---:|---:|---:|---:|---:|")
+    add("| quantizer | wbits | float | fake-quant | golden | golden dual | agreement | "
+        "logit SQNR |")
+    add("|---|---:|---:|---:|---:|---:|---:|---:|")
     for p in sw["points"]:
         add(f"| {p['weight_quant'].upper()} | {p['wbits']} | {_pct(p['float'])} | "
             f"{_pct(p['fakequant'])} | {_pct(p['golden'])} | {_pct(p.get('golden_dual'))} | "
-            f"{_pct(p['agreement'])} |")
+            f"{_pct(p['agreement'])} | {_db(p.get('sqnr_db'))} |")
+    add("")
+    add("Logit SQNR: 10 log10(sum f^2 / sum (f - g)^2) over the test split, f the float "
+        "network's logits, g the golden integer logits (lut) dequantized by the output "
+        "scale; it keeps separating the quantizers where top-1 saturates.")
     add("")
     add("## LUTs vs accuracy")
     add("")

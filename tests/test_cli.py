@@ -49,6 +49,8 @@ HEAVY = ("torch", "asq_hw.train", "asq_hw.models", "asq_hw.data")
 
 @pytest.mark.parametrize("argv", [
     ["estimate", "pe", "--target", "ice40", "--json"],
+    ["estimate", "workload", "--network", "resnet18", "--rows", "8", "--lanes", "8",
+     "--clock-mhz", "100", "--json"],
     ["verilog", "pe", "--out", "{tmp}"],
     ["--help"],
 ])

@@ -12,6 +12,7 @@ from asq_hw.cli import main
 TINY = ["--width", "4", "--float-epochs", "2", "--epochs", "2", "--batch-size", "128",
         "--quiet"]
 KEYS = {"images", "float_acc", "fakequant_acc", "golden_acc", "agreement"}
+QUALITY = {"sqnr_db", "fakequant_sqnr_db", "weight_mse"}    # continuous figures
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +43,8 @@ def test_eval_json_is_one_object_with_fractions(trained_dir, capsys, variant):
     out = capsys.readouterr().out
     assert out.count("\n") == 1
     r = json.loads(out)
-    assert set(r) == KEYS | {"integer_only", "asq_cost"} and r["images"] == 360
+    assert set(r) == KEYS | QUALITY | {"integer_only", "asq_cost"}
+    assert r["images"] == 360
     assert all(0.0 <= r[k] <= 1.0 for k in KEYS - {"images"})
     assert r["agreement"] >= 0.97 and abs(r["golden_acc"] - r["fakequant_acc"]) <= 0.03
     assert r["integer_only"] is True
@@ -58,7 +60,7 @@ def test_eval_text_report(trained_dir, capsys):
     assert main(["eval", str(trained_dir)]) == 0
     out = capsys.readouterr().out
     assert "digits test split, 360 images, W4A4 post, golden variant lut, F=8" in out
-    for label in ("float", "fake-quant", "golden", "agreement"):
+    for label in ("float", "fake-quant", "golden", "agreement", "logit SQNR", "weight MSE"):
         assert f"  {label}" in out
     assert "integer only; ASQ cost per image" in out and "| total |" in out
 
@@ -114,7 +116,7 @@ def test_train_refuses_bad_options_in_one_line(tmp_path, capsys):
 def test_console_script_prints_only_json_on_stdout(trained_dir):
     proc = subprocess.run([sys.executable, "-m", "asq_hw.cli", "eval", str(trained_dir),
                            "--json"], capture_output=True, text=True, check=True)
-    assert set(json.loads(proc.stdout)) == KEYS | {"integer_only", "asq_cost"}
+    assert set(json.loads(proc.stdout)) == KEYS | QUALITY | {"integer_only", "asq_cost"}
 
 
 @pytest.mark.slow

@@ -34,7 +34,7 @@ RESOURCE_KEYS = {"lut", "ff", "carry", "dsp", "bram", "fmax_mhz", "transistors"}
 THROUGHPUT_KEYS = {"cycles_per_image", "macs_per_image", "fmax_mhz", "fmax_source",
                    "images_per_s", "macs_per_s"}
 SWEEP_POINT_KEYS = {"weight_quant", "wbits", "abits", "float", "fakequant", "golden",
-                    "agreement", "train_s", "cached", "dir"}
+                    "agreement", "sqnr_db", "train_s", "cached", "dir"}
 PARETO_POINT_KEYS = {"label", "weight_quant", "variant", "wbits", "lut", "ff", "accuracy",
                      "pareto"}
 
@@ -129,6 +129,7 @@ def check_outputs(quick_run):
                     "## Accuracy vs weight bits", "## LUTs vs accuracy"):
         assert heading in md
     assert "**bit-exact**" in md
+    assert "| agreement | logit SQNR |" in md
     # the golden first section, then the one-screen summary
     assert "wbits 4: 15 levels" in stdout and "dual (acc_bits=14)" in stdout
     summary = stdout[stdout.index("asq-hw demo: "):]
@@ -173,6 +174,7 @@ def check_summary(quick_run):
         [(q, w) for q in ("post", "pot", "int") for w in (2, 3)]
     assert all(SWEEP_POINT_KEYS <= set(p) for p in pts)
     assert {"golden_lut", "golden_dual"} <= set(pts[0])
+    assert all(isinstance(p["sqnr_db"], float) for p in pts)
     par = s["pareto"]["points"]
     assert len(par) == 2 * 4                     # POST lut + dual, POT, INT at 2 and 3 bits
     assert all(set(p) == PARETO_POINT_KEYS for p in par) and any(p["pareto"] for p in par)

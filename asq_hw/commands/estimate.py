@@ -7,6 +7,9 @@ the calibrated model (asq_hw/estimate; its measured error: docs/estimator-accura
 (exactly the RTL's: the mapper's cycle model, which `asq-hw sim model` checks), latency,
 MACs per cycle, utilisation, inferences/s and MAC/s at --clock-mhz, and the weight and
 activation memory; its JSON names layers as `asq-hw sim model --json` does.
+`workload --network NAME` does the same for a standard network (the digits CNN, ResNet-20,
+ResNet-18/34) at any input size, without weights: its layer shapes come from
+asq_hw/workloads.py.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ from asq_hw.commands.verilog import add_design_command, add_kind_arg, add_pe_arg
 
 def register(sub, help: str) -> None:
     add_design_command(sub, "estimate", help, __doc__,
-                       (_register_pe, _register_array, _register_model))
+                       (_register_pe, _register_array, _register_model,
+                        _register_workload))
 
 
 def _add_target(p) -> None:
@@ -141,4 +145,93 @@ def run_model(args) -> int:
     print(f"memory: weights {r['weight_bits']} bit as streamed ({r['weight_bits_raw']} bit of "
           f"codes), activations {r['activation_bits']} bit double-buffered; block RAMs "
           f"(weights + activations): {brams}")
+    return 0
+
+
+def _register_workload(targets) -> None:
+    from asq_hw.config import VARIANTS
+    from asq_hw.workloads import NETWORKS
+    p = targets.add_parser(
+        "workload", help="a standard network on the array, without weights",
+        description="Map a standard network (its layer shapes, no weights, no training) on a "
+                    "P x Q array: per-layer and total MACs (convolutions and fully "
+                    "connected layers; residual adds and pooling counted apart), cycles "
+                    "(the cycle model of `estimate model`, exactly the RTL's), utilisation, "
+                    "images/s at a clock, weight and activation memory.")
+    p.add_argument("--network", required=True, action=Choice, allowed=NETWORKS,
+                   help="cnn (the digits CNN), resnet20 (CIFAR layout, parameter-free "
+                        "shortcuts), resnet18 or resnet34 (ImageNet layout)")
+    p.add_argument("--input", default=None, metavar="C,H,W",
+                   help="input channels, height, width (default: the network's own: 1,8,8 "
+                        "cnn, 3,32,32 resnet20, 3,224,224 resnet18/34)")
+    p.add_argument("--classes", type=int, default=None,
+                   help="outputs of the classifier (default 10, 1000 for resnet18/34)")
+    p.add_argument("--width", type=int, default=None,
+                   help="first stage's channels (default 16, 64 for resnet18/34)")
+    p.add_argument("--rows", type=int, required=True, help="array rows P")
+    p.add_argument("--lanes", type=int, required=True, help="array lanes Q")
+    p.add_argument("--clock-mhz", type=float, required=True, help="clock frequency in MHz")
+    p.add_argument("--wbits", type=int, default=4, help="weight bits (default 4)")
+    p.add_argument("--abits", type=int, default=4,
+                   help="activation bits of the hidden layers (default 4; the first layer "
+                        "reads the signed 8-bit input)")
+    p.add_argument("--variant", default="lut", action=Choice, allowed=VARIANTS, quoted=True,
+                   help="POST MAC variant (default lut)")
+    p.add_argument("--json", action="store_true",
+                   help="one JSON object: macs, cycles, images_per_s, weight_bits, "
+                        "activation_bits, layers [{name, macs, cycles, ...}], ...")
+    p.set_defaults(func=run_workload)
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    """--input C,H,W as a tuple of ints (build_network checks the count and ranges)."""
+    from asq_hw.errors import UserError
+    from asq_hw.workloads import DIM_RANGE
+    try:
+        return tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise UserError(f"input must be C,H,W: three integers from {DIM_RANGE[0]} to "
+                        f"{DIM_RANGE[1]}, not {text!r}") from None
+
+
+def run_workload(args) -> int:
+    from asq_hw.estimate.workload import estimate_workload
+    from asq_hw.workloads import build_network
+
+    shape = None if args.input is None else parse_shape(args.input)
+    # Their ValueErrors are the validation of these flags (shape, classes, width, array,
+    # clock, wbits, abits).
+    net = checked(build_network, args.network, shape, args.classes, args.width)
+    r = checked(estimate_workload, net, args.rows, args.lanes, args.clock_mhz, args.wbits,
+                args.abits, args.variant)
+    if args.json:
+        print(json.dumps(r))
+        return 0
+    cfg = r["config"]
+    print(f"{net.name} {'x'.join(map(str, net.input_shape))}, {net.classes} classes, on "
+          f"post_array {args.rows}x{args.lanes} ({args.variant}, wbits {cfg['wbits']}, "
+          f"abits {args.abits}, acc_bits {cfg['acc_bits']}, latency {r['latency']}) at "
+          f"{args.clock_mhz:g} MHz")
+    w = max(8, *(len(le["name"]) for le in r["layers"]))
+    print(f"  {'layer':{w}s} {'in':>13s} {'out':>13s} {'k/s':>5s} {'MACs':>13s} "
+          f"{'cycles':>11s} {'util':>6s} {'weights (bit)':>13s}  then")
+    for le in r["layers"]:
+        then = ", ".join(x for x in (f"+ {le['add']}" if le["add"] else "", le["pool"] or "")
+                         if x)
+        print(f"  {le['name']:{w}s} {'x'.join(map(str, le['in_shape'])):>13s} "
+              f"{'x'.join(map(str, le['out_shape'])):>13s} {le['k']}/{le['stride']:<3d} "
+              f"{le['macs']:13,d} {le['cycles']:11,d} {100 * le['utilization']:5.1f}% "
+              f"{le['weight_bits']:13,d}  {then}")
+    print(f"  {'total':{w}s} {'':>13s} {'':>13s} {'':5s} {r['macs']:13,d} {r['cycles']:11,d} "
+          f"{100 * r['utilization']:5.1f}% {r['weight_bits']:13,d}")
+    print(f"{r['macs'] / 1e6:,.2f} M MACs (convolutions and linear layers), "
+          f"{r['adds']:,d} residual adds and {r['pool_ops']:,d} pooling operations on the "
+          f"host (not array cycles)")
+    print(f"latency {r['latency_s'] * 1e3:.3f} ms per image, {r['images_per_s']:,.2f} "
+          f"images/s, {r['macs_per_s'] / 1e9:.3f} GMAC/s, {r['macs_per_cycle']:.2f} "
+          f"MACs/cycle of {args.rows * args.lanes}")
+    brams = ", ".join(f"{t} {b['weights']} + {b['activations']}" for t, b in r["brams"].items())
+    print(f"memory: weights {r['weight_bits']:,d} bit as streamed ({r['weight_bits_raw']:,d} "
+          f"bit of codes), activations {r['activation_bits']:,d} bit (largest live "
+          f"buffers); block RAMs (weights + activations): {brams}")
     return 0

@@ -1,6 +1,8 @@
 """`asq-hw eval DIR`: accuracy of the float model, the fake-quantized PyTorch model and the
 golden integer network (read from the artifact only) on the data set's test split, and the
-agreement: the fraction of test images whose golden top-1 equals the fake-quant top-1."""
+agreement: the fraction of test images whose golden top-1 equals the fake-quant top-1; and
+two continuous figures: the SQNR of the golden (and fake-quant) logits against the float
+network's, and each layer's weight quantization MSE (asq_hw/evaluation.py defines them)."""
 
 from __future__ import annotations
 
@@ -23,7 +25,8 @@ def register(sub, help: str) -> None:
                    help="print one JSON object: images, float_acc, fakequant_acc, "
                         "golden_acc, agreement (fractions from 0 to 1), integer_only, "
                         "asq_cost (per layer: the requantization and adapter units' widths, "
-                        "parameters and operations per image next to the MACs)")
+                        "parameters and operations per image next to the MACs), sqnr_db, "
+                        "fakequant_sqnr_db, weight_mse [{name, mse, sqnr_db}]")
     p.set_defaults(func=run)
 
 
@@ -48,7 +51,15 @@ def run(args) -> int:
     print(f"  fake-quant  {100 * r['fakequant_acc']:6.2f} %")
     print(f"  golden      {100 * r['golden_acc']:6.2f} %")
     print(f"  agreement   {100 * r['agreement']:6.2f} %  (golden top-1 == fake-quant top-1)")
+    print(f"  logit SQNR  {_db(r['sqnr_db'])} golden, {_db(r['fakequant_sqnr_db'])} fake-quant "
+          "(against the float logits)")
+    print("  weight MSE  " + ", ".join(f"{w['name']} {w['mse']:.3g} ({_db(w['sqnr_db'])})"
+                                        for w in r["weight_mse"]))
     print("  integer only; ASQ cost per image (ASQ ops: the per-sample beta's operations)")
     for row in cost_table(r["asq_cost"]):
         print(f"    {row}")
     return 0
+
+
+def _db(v) -> str:
+    return "inf dB" if v is None else f"{v:.2f} dB"
