@@ -84,11 +84,12 @@ def test_eval_refuses_broken_artifacts(trained_dir, tmp_path, capsys):
     assert "model.safetensors: sha256" in _err(capsys)
     (bad / "model.safetensors").write_bytes(blob)
     meta = json.loads((bad / "model.json").read_text())
+    version = meta["version"]
     meta["version"] = 7
     (bad / "model.json").write_text(json.dumps(meta))
     assert main(["eval", str(bad)]) == 2
     assert "model.json: field version is 7" in _err(capsys)
-    meta["version"] = 1
+    meta["version"] = version
     (bad / "model.json").write_text(json.dumps(meta))
     other = tmp_path / "other"
     assert main(["train", *TINY, "--seed", "5", "--out", str(other)]) == 0
