@@ -65,7 +65,8 @@ def test_weight_mse_is_real_weights_against_the_artifacts_codes(trained):
     assert [w["name"] for w in r["weight_mse"]] == [lay.name for lay in art.compute_layers()]
     for w, m, lay in zip(r["weight_mse"], mods, art.compute_layers(), strict=True):
         real = m.weight.detach().double().numpy().reshape(lay.outputs, -1)
-        alpha = art.tensors[f"{lay.name}.alpha"].astype(np.float64)[:, None]
+        # The artifact holds integers only: alpha (per output channel) is the quantizer's.
+        alpha = m.weight_quant.alpha().detach().double().numpy().reshape(-1, 1)
         deq = levels[art.tensors[f"{lay.name}.codes"].astype(np.int64)] * alpha
         assert w["mse"] == pytest.approx(np.mean((real - deq) ** 2), rel=1e-4)
         assert w["mse"] > 0
