@@ -161,6 +161,14 @@ def cached_model(folder: Path) -> dict | None:
     return rec if (folder / CHECKPOINT_NAME).is_file() else None
 
 
+def cache_hit(tcfg, folder: Path) -> dict | None:
+    """The cache record of `folder` if it holds the model of `tcfg` trained by this
+    training code (the key: train config and train_fingerprint), else None."""
+    want = _cache_record(tcfg)
+    rec = cached_model(folder)
+    return rec if rec is not None and {k: rec.get(k) for k in want} == want else None
+
+
 def train_cached(tcfg, folder, data, fresh: bool = False, progress: bool = False) -> dict:
     """Train `tcfg` into `folder` (artifact + checkpoint) unless the folder already holds
     that model from the same training code. Returns the cache record: train_config,
@@ -172,8 +180,8 @@ def train_cached(tcfg, folder, data, fresh: bool = False, progress: bool = False
     folder = Path(folder)
     want = _cache_record(tcfg)
     if not fresh:
-        rec = cached_model(folder)
-        if rec is not None and {k: rec.get(k) for k in want} == want:
+        rec = cache_hit(tcfg, folder)
+        if rec is not None:
             return {**rec, "cached": True}
     folder.mkdir(parents=True, exist_ok=True)
     # The record goes first and comes back last: a run interrupted in between leaves a
@@ -252,10 +260,11 @@ def _pareto(points: list[dict], x: str, y: str) -> list[bool]:
     return flags
 
 
-def run_demo(cfg: DemoConfig, progress=None, log=print) -> dict:
+def run_demo(cfg: DemoConfig, progress=None, log=print, executor=None) -> dict:
     """Run every step (module docstring); returns the summary dict also written to
     OUT/summary.json. `progress`: an asq_hw.progress.Progress (None: no bars); `log`: where
-    one-line notes go."""
+    one-line notes go; `executor`: train the weight-bits sweep's models there (a Dask
+    cluster's, asq_hw.cluster) instead of one after the other in this process."""
     from asq_hw import mapper
     from asq_hw.artifact import load_artifact
     from asq_hw.data import load_dataset
@@ -329,7 +338,7 @@ def run_demo(cfg: DemoConfig, progress=None, log=print) -> dict:
                                         cfg.images)
 
         # 5. The weight-bits sweep.
-        summary["sweep"] = _sweep(cfg, data, out, pr)
+        summary["sweep"] = _sweep(cfg, data, out, pr, executor)
 
         # 6. Estimates.
         with pr.step("estimate array and sweep PEs", key="estimate"):
@@ -388,17 +397,74 @@ def _cosim(cfg, art, arr_cfg, data, out, pr) -> dict:
             "preds": r.preds, "_layers": r.layers}
 
 
-def _sweep(cfg, data, out, pr) -> dict:
+# ---------------------------------------------------------------------------------------
+# The weight-bits sweep's trainings on a Dask cluster (asq_hw/cluster.py).
+
+def train_on_worker(tcfg) -> dict:
+    """On a worker: train `tcfg` into a temporary folder (train_cached) and return the
+    folder's files (name -> bytes), which the client writes into its own folder."""
+    import tempfile
+
+    from asq_hw.data import load_dataset
+
+    with tempfile.TemporaryDirectory(prefix="asq-hw-train-") as tmp:
+        train_cached(tcfg, tmp, load_dataset("digits"), fresh=True)
+        return {f.name: f.read_bytes() for f in Path(tmp).iterdir() if f.is_file()}
+
+
+def save_trained(folder: Path, files: dict[str, bytes]) -> None:
+    """Write a model folder received from a worker, each file atomically and the cache
+    record last: a run interrupted in between leaves a folder that is never mistaken for
+    a finished model (as train_cached writes it)."""
+    from asq_hw.outputs import write_bytes
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / CACHE_NAME).unlink(missing_ok=True)
+    for name, data in files.items():
+        if name != CACHE_NAME:
+            write_bytes(folder / name, data)
+    write_bytes(folder / CACHE_NAME, files[CACHE_NAME])
+
+
+def worker_facts() -> dict:
+    """What a Dask worker must share with this machine to train the sweep's models (the
+    training code's fingerprint, torch's version included): asq_hw.cluster compares it."""
+    return {"training code": train_fingerprint()}
+
+
+def _train_on_cluster(cfg, combos, folders, executor, pr) -> set[int]:
+    """Train the sweep's models that `folders` do not hold yet on the cluster, each saved
+    into its folder as it arrives (an interrupted run resumes with the rest). Returns the
+    indices trained."""
+    from asq_hw.parallel import Tally, pmap
+
+    tcfgs = [cfg.train_config(q, w, sweep=True) for q, w in combos]
+    todo = [i for i, (t, f) in enumerate(zip(tcfgs, folders, strict=True))
+            if cfg.fresh or cache_hit(t, f) is None]
+    tally = Tally(len(todo))
+    with pr.step("weight-bits sweep: trainings on the cluster", total=len(todo), unit="run",
+                 key="sweep_train", tally=tally):
+        pmap(train_on_worker, [tcfgs[i] for i in todo], executor=executor, tally=tally,
+             on_result=lambda j, files: save_trained(folders[todo[j]], files))
+    return set(todo)
+
+
+def _sweep(cfg, data, out, pr, executor=None) -> dict:
     from asq_hw.evaluation import evaluate
 
     combos = list(itertools.product(cfg.sweep_quants, cfg.sweep_wbits))
+    folders = [out / "models" / "sweep" / f"{q}-w{w}a{cfg.abits}" for q, w in combos]
+    trained = (_train_on_cluster(cfg, combos, folders, executor, pr)
+               if executor is not None else set())
     points = []
     with pr.step("weight-bits sweep (train + golden eval)", total=len(combos), unit="run",
                  key="sweep") as bar:
-        for q, w in combos:
+        for i, ((q, w), folder) in enumerate(zip(combos, folders, strict=True)):
             bar.set_postfix_str(f"{q} W{w}A{cfg.abits}")
-            folder = out / "models" / "sweep" / f"{q}-w{w}a{cfg.abits}"
-            rec = train_cached(cfg.train_config(q, w, sweep=True), folder, data, cfg.fresh)
+            rec = train_cached(cfg.train_config(q, w, sweep=True), folder, data,
+                               cfg.fresh and i not in trained)
+            if i in trained:           # trained in this run, on a worker
+                rec["cached"] = False
             ev = {v: evaluate(folder, v) for v in (VARIANTS if q == "post" else ("lut",))}
             p = {"weight_quant": q, "wbits": w, "abits": cfg.abits,
                  "float": ev["lut"]["float_acc"], "fakequant": ev["lut"]["fakequant_acc"],

@@ -23,13 +23,16 @@ process group, so no orphaned Yosys or nextpnr runs on after asq-hw has given up
 Ctrl-C in the terminal reaches only this process, which then stops the workers itself.
 
 The executor is `concurrent.futures.ProcessPoolExecutor`; `make_executor` is the one place
-that creates it, so another `concurrent.futures.Executor` (a Dask distributed client's) can
-be passed to `pmap` as `executor=` without changing the callers.
+that creates it. Another `concurrent.futures.Executor` can be passed as `executor=`: the Dask
+cluster's (asq_hw/cluster.py, `--cluster ADDRESS`). Either
+way a `Tally` given to pmap shows, live, the items done, running and failed (asq_hw.progress
+draws it), so a map looks the same on the terminal locally and on a cluster.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import multiprocessing
 import os
 import signal
@@ -45,8 +48,8 @@ def _worker_init(pids) -> None:
 class _Pool:
     """A ProcessPoolExecutor whose workers can be stopped with everything they started."""
 
-    def __init__(self, workers: int):
-        ctx = multiprocessing.get_context()
+    def __init__(self, workers: int, start: str | None = None):
+        ctx = multiprocessing.get_context(start)
         self._pids = ctx.SimpleQueue()
         self.executor = concurrent.futures.ProcessPoolExecutor(
             max_workers=workers, mp_context=ctx, initializer=_worker_init,
@@ -98,48 +101,102 @@ def _group_alive(pgid: int) -> bool:
         return False
 
 
-def make_executor(jobs: int) -> _Pool:
-    """A pool of `jobs` worker processes, each a session of its own (module docstring)."""
-    return _Pool(jobs)
+def make_executor(jobs: int, start: str | None = None) -> _Pool:
+    """A pool of `jobs` worker processes, each a session of its own (module docstring).
+    `start`: the multiprocessing start method (None: the platform's, fork on Linux)."""
+    return _Pool(jobs, start)
+
+
+@dataclasses.dataclass
+class Tally:
+    """Where a batch stands, for a progress bar to show while it runs: items `done` of
+    `total`, `running` now, and `failed` attempts (an item whose function raised; on a
+    cluster also one whose worker was lost, which the scheduler then runs elsewhere). One
+    tally can follow several maps of one batch (asq_hw.results counts saved items as done)."""
+
+    total: int = 0
+    done: int = 0
+    failed: int = 0
+    _live: Callable[[], tuple[int, int]] = lambda: (0, 0)
+
+    @property
+    def running(self) -> int:
+        return self._live()[0]
+
+    @property
+    def failures(self) -> int:
+        return self.failed + self._live()[1]
+
+    def text(self) -> str:
+        return f"running {self.running}, failed {self.failures}"
 
 
 def pmap(fn: Callable, items: Iterable, jobs: int = 1, *,
          on_result: Callable[[int, object], None] | None = None,
          progress: Callable[[int, int], None] | None = None,
-         executor: concurrent.futures.Executor | None = None) -> list:
+         executor: concurrent.futures.Executor | None = None,
+         tally: Tally | None = None, start: str | None = None) -> list:
     """[fn(item) for item in items] in input order, `jobs` at a time (module docstring).
-    `executor`: run on this Executor instead of a new local pool (it is not shut down)."""
+    `executor`: run on this Executor instead of a new local pool (it is not shut down).
+    `tally`: kept up to date while the map runs (done, running, failed). `start`: the local
+    pool's start method; "spawn" when this process may have run multithreaded native code
+    that the workers use too (numba's parallel kernels deadlock in a forked child)."""
     items = list(items)
     total = len(items)
     results: list = [None] * total
     done = 0
+    tally = tally if tally is not None else Tally(total)
 
     def arrived(i: int, value) -> None:
         nonlocal done
         results[i] = value
         done += 1
+        tally.done += 1
         if on_result:
             on_result(i, value)
         if progress:
             progress(done, total)
 
     if executor is None and (jobs <= 1 or total <= 1):
-        for i, item in enumerate(items):
-            arrived(i, fn(item))
+        tally._live = lambda: (1, 0)
+        try:
+            for i, item in enumerate(items):
+                try:
+                    value = fn(item)
+                except BaseException:
+                    tally.failed += 1
+                    raise
+                arrived(i, value)
+        finally:
+            tally._live = lambda: (0, 0)
         return results
-    pool = None if executor is not None else make_executor(min(jobs, total))
+    pool = None if executor is not None else make_executor(min(jobs, total), start)
     ex = executor if executor is not None else pool.executor
+    workers = min(jobs, total)
+    lost0 = getattr(ex, "failed", 0)
+    if hasattr(ex, "running"):       # the cluster knows which tasks run (asq_hw/cluster.py)
+        tally._live = lambda: (ex.running, ex.failed - lost0)
+    else:                            # a local pool runs as many as it has workers
+        tally._live = lambda: (min(workers, total - done), 0)
     futures: dict = {}
     try:
         futures = {ex.submit(fn, item): i for i, item in enumerate(items)}
         for fut in concurrent.futures.as_completed(futures):
-            arrived(futures[fut], fut.result())
+            try:
+                value = fut.result()
+            except BaseException:
+                tally.failed += 1
+                raise
+            arrived(futures[fut], value)
     except BaseException:
         for fut in futures:
             fut.cancel()
         if pool is not None:
             pool.stop(futures)
         raise
+    finally:
+        tally.failed += tally._live()[1]
+        tally._live = lambda: (0, 0)
     if pool is not None:
         pool.shutdown()
     return results

@@ -8,6 +8,10 @@ between updates. On leaving the block the
 bar stays on screen with its final time, so a run's stderr is the list of its steps and how
 long each took. Every step's wall time is kept in `Progress.times` either way.
 
+A step over a parallel map (asq_hw.parallel) passes the map's `Tally`: the bar then follows
+it by itself, showing the items done and, after them, how many run and how many failed
+(the same locally and on a Dask cluster).
+
 Bars need a terminal: when stderr is not one (a log file, CI), each step prints one plain
 line when it ends instead (`desc: 12.3 s`), so logs are not flooded with carriage returns.
 Disabled (`enabled=False`), nothing is printed.
@@ -31,8 +35,10 @@ class Progress:
         self.times: dict[str, float] = {}
 
     @contextlib.contextmanager
-    def step(self, desc: str, total: int | None = None, unit: str = "it", key: str | None = None):
-        """A bar for one step; its wall time goes to self.times[key or desc]."""
+    def step(self, desc: str, total: int | None = None, unit: str = "it", key: str | None = None,
+             tally=None):
+        """A bar for one step; its wall time goes to self.times[key or desc]. With a
+        `tally` (asq_hw.parallel.Tally) the bar shows its counts (done, running, failed)."""
         fmt = ("{desc}: {percentage:3.0f}%|{bar:20}| {n_fmt}/{total_fmt} {unit} "
                "[{elapsed}<{remaining}{postfix}]" if total is not None
                else "{desc}: {elapsed}{postfix}")
@@ -40,9 +46,15 @@ class Progress:
                    bar_format=fmt, dynamic_ncols=True, leave=True, mininterval=0.5)
         stop = threading.Event()
         ticker = None
+
+        def follow():
+            if tally is not None:
+                bar.n = tally.done
+                bar.set_postfix_str(tally.text(), refresh=False)
         if self.bars:
             def tick():
                 while not stop.wait(0.5):
+                    follow()
                     bar.refresh()
             ticker = threading.Thread(target=tick, daemon=True)
             ticker.start()
@@ -57,7 +69,10 @@ class Progress:
                 ticker.join()
             seconds = time.perf_counter() - t0
             self.times[key or desc] = seconds
+            follow()
             bar.close()
             if self.enabled and not self.bars:
-                print(f"{desc}: {seconds:.1f} s{'' if ok else ' (failed)'}", file=sys.stderr,
-                      flush=True)
+                counts = ("" if tally is None else
+                          f", {tally.done} of {tally.total} done, {tally.failures} failed")
+                print(f"{desc}: {seconds:.1f} s{counts}{'' if ok else ' (failed)'}",
+                      file=sys.stderr, flush=True)

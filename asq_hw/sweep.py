@@ -27,12 +27,13 @@ from asq_hw.designs import DESIGN_KINDS, PNR_TARGETS, RESOURCE_KEYS, TARGETS
 from asq_hw.errors import UserError
 from asq_hw.estimate import estimate
 from asq_hw.outputs import ensure_writable, figure_png, write_bytes, write_text
-from asq_hw.parallel import pmap
+from asq_hw.parallel import Tally, pmap
 from asq_hw.progress import Progress
-from asq_hw.synth import synthesize
+from asq_hw.results import fingerprint, pmap_saved
+from asq_hw.synth.jobs import SynthJob, tools_of
+from asq_hw.synth.jobs import facts as synth_facts
+from asq_hw.synth.jobs import run as run_synth_job
 from asq_hw.synth.tools import tool_version
-from hw.gen import generate_pe
-from hw.gen_array import generate_array
 
 CSV_NAME = "sweep.csv"
 PLOT_NAME = "sweep_pareto.png"
@@ -116,12 +117,16 @@ def _estimate_chunk(items: list[tuple[str, dict, int, str]]) -> list[dict]:
     return [estimate_point(k, PEConfig.from_dict(c), r, t) for k, c, r, t in items]
 
 
-def estimate_all(points: list[SweepPoint], jobs: int = 1, progress=None) -> list[dict]:
-    """Estimates of every point, in order; `jobs` worker processes (1: in this process).
-    `progress(n)` is called with the number of points finished after each chunk."""
+def estimate_all(points: list[SweepPoint], jobs: int = 1, progress=None, *,
+                 executor=None, tally=None) -> list[dict]:
+    """Estimates of every point, in order; `jobs` worker processes (1: in this process), or
+    `executor` (a Dask cluster's). `progress(n)` is called with the number of points
+    finished after each chunk; a `tally` counts chunks."""
     items = [(p.kind, p.cfg.to_dict(), p.rows, p.target) for p in points]
     # Chunks of work big enough to outweigh sending them to a worker, small enough for
     # every worker to get several (and for the progress bar to move).
+    if executor is not None:
+        jobs = max(jobs, getattr(executor, "workers", 1))
     size = 16 if jobs <= 1 else max(1, min(64, len(items) // (4 * jobs) or 1))
     chunks = [items[i:i + size] for i in range(0, len(items), size)]
     done = [0]
@@ -130,7 +135,10 @@ def estimate_all(points: list[SweepPoint], jobs: int = 1, progress=None) -> list
         done[0] += len(chunk)
         if progress:
             progress(done[0])
-    results = pmap(_estimate_chunk, chunks, jobs, on_result=arrived)
+    if tally is not None:
+        tally.total = len(chunks)
+    results = pmap(_estimate_chunk, chunks, jobs, on_result=arrived, executor=executor,
+                   tally=tally)
     return [e for chunk in results for e in chunk]
 
 
@@ -145,23 +153,40 @@ def pick_for_synthesis(rows: list[dict], n: int) -> list[int]:
     return sorted({order[round(j * (len(order) - 1) / (n - 1))] for j in range(n)})
 
 
-def synth_point(p: SweepPoint) -> dict:
-    """Generate the design's Verilog and synthesise it (SynthResult.to_dict)."""
-    if p.design == "array":
-        text, man = generate_array(p.cfg, p.rows)
-    else:
-        text, man = generate_pe(p.cfg, p.kind)
-    r = synthesize(text, man["top"], p.target, fmax=True, transistors=True)
-    return r.to_dict()
+def synth_job(p: SweepPoint) -> SynthJob:
+    """The synthesis of a point's design (a PE, or an array for POST rows > 1)."""
+    return SynthJob(p.kind, p.cfg, p.rows if p.design == "array" else None, p.target)
 
 
-def synthesize_all(points: list[SweepPoint], indices: list[int], jobs: int = 1,
-                   progress=None) -> dict[int, dict]:
+def synthesize_all(points: list[SweepPoint], indices: list[int], jobs: int = 1, *,
+                   executor=None, tally=None) -> dict[int, dict]:
     """{index: synthesis result} of points[indices], `jobs` at a time (asq_hw.parallel:
-    on failure or interrupt the running tools are stopped). `progress(n)` after each."""
-    results = pmap(synth_point, [points[i] for i in indices], jobs,
-                   progress=progress and (lambda done, total: progress(done)))
+    on failure or interrupt the running tools are stopped) or on `executor` (a Dask
+    cluster's). Each result is saved as it arrives (asq_hw.results), so a sweep run again
+    after an interruption synthesises only what is missing."""
+    todo = [synth_job(points[i]) for i in indices]
+    results = pmap_saved(run_synth_job, todo, [j.key() for j in todo], "synth", jobs=jobs,
+                         executor=executor, tally=tally)
     return dict(zip(indices, results, strict=True))
+
+
+ESTIMATOR_CODE = ("asq_hw/estimate", "asq_hw/estimate/coefficients.json", "asq_hw/config.py",
+                  "asq_hw/designs.py", "asq_hw/mapper.py")
+
+
+def worker_facts(tools: tuple[str, ...] = ()) -> dict:
+    """What a Dask worker must share with this machine to run a sweep's items (the
+    estimator's code; with synthesis the tools' versions and the synthesis code):
+    asq_hw.cluster.connect compares them."""
+    out = {"estimator code": fingerprint(*ESTIMATOR_CODE)}
+    if tools:
+        out.update(synth_facts(tools))
+    return out
+
+
+def sweep_tools(points: list[SweepPoint], synth: int) -> tuple[str, ...]:
+    """The tools `--synth` needs for these points (none without it)."""
+    return tools_of([synth_job(p) for p in points]) if synth else ()
 
 
 def pareto_flags(rows: list[dict], cost: str = "lut", value: str = "peak_gmacs") -> list[bool]:
@@ -246,9 +271,11 @@ def write_outputs(rows: list[dict], out) -> tuple[Path, Path]:
 
 
 def run_sweep(points: list[SweepPoint], out, *, synth: int = 0, jobs: int = 1,
-              progress=None) -> tuple[list[dict], dict]:
+              progress=None, executor=None) -> tuple[list[dict], dict]:
     """Estimate, optionally synthesise `synth` of them, write the outputs. Returns (rows,
-    timings). `progress`: an asq_hw.progress.Progress or None."""
+    timings). `progress`: an asq_hw.progress.Progress or None. `executor`: run the
+    estimates and syntheses there (a Dask cluster's, asq_hw.cluster) instead of `jobs`
+    local processes."""
     pr = progress or Progress(False)
     out = ensure_writable(out)
     if not points:
@@ -259,13 +286,14 @@ def run_sweep(points: list[SweepPoint], out, *, synth: int = 0, jobs: int = 1,
             tool_version(f"nextpnr-{t}")
     t0 = time.perf_counter()
     with pr.step("estimate", total=len(points), unit="cfg") as bar:
-        est = estimate_all(points, jobs, lambda n: bar.update(n - bar.n))
+        est = estimate_all(points, jobs, lambda n: bar.update(n - bar.n), executor=executor)
     pre = table(points, est, {})
     chosen = pick_for_synthesis(pre, synth) if synth else []
     results = {}
     if chosen:
-        with pr.step("synthesis", total=len(chosen), unit="cfg") as bar:
-            results = synthesize_all(points, chosen, jobs, lambda n: bar.update(n - bar.n))
+        tally = Tally(len(chosen))
+        with pr.step("synthesis", total=len(chosen), unit="cfg", tally=tally):
+            results = synthesize_all(points, chosen, jobs, executor=executor, tally=tally)
     rows = table(points, est, results)
     write_outputs(rows, out)
     return rows, {"total_s": time.perf_counter() - t0, **pr.times}

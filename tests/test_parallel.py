@@ -105,3 +105,20 @@ def test_interrupted_pmap_stops_running_jobs_and_their_children(tmp_path):
             break
         time.sleep(0.05)
     assert _dead(grandchild)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_tally_follows_the_map(jobs):
+    from asq_hw.parallel import Tally
+
+    tally = Tally(6)
+    seen = []
+    pmap(_slow_square, range(6), jobs, tally=tally,
+         on_result=lambda i, v: seen.append((tally.done, tally.running)))
+    assert [d for d, _ in seen] == list(range(1, 7))
+    assert all(1 <= r <= jobs for _, r in seen[:-1])
+    assert (tally.done, tally.running, tally.failures) == (6, 0, 0)
+    with pytest.raises(UserError):
+        pmap(_fail_on_three, range(6), jobs, tally=tally)
+    assert tally.failures == 1 and tally.running == 0
+    assert tally.text() == "running 0, failed 1"

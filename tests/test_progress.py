@@ -64,3 +64,19 @@ def test_disabled_prints_nothing_but_keeps_times(capsys):
     with pr.step("x", total=2) as bar:
         bar.update(2)
     assert capsys.readouterr().err == "" and "x" in pr.times
+
+
+def test_a_tally_drives_the_bar_and_the_closing_line(capsys):
+    from asq_hw.parallel import Tally
+
+    pr = Progress(True, tty=False)
+    tally = Tally(3)
+    with pr.step("synthesis", total=3, tally=tally):
+        tally.done, tally.failed = 2, 1
+    assert re.fullmatch(r"synthesis: \d+\.\d s, 2 of 3 done, 1 failed\n",
+                        capsys.readouterr().err)
+    pr = Progress(True, tty=True)
+    with pr.step("synthesis", total=3, tally=tally):
+        tally.done = 3
+    err = capsys.readouterr().err
+    assert "3/3" in err and "running 0, failed 1" in err

@@ -16,11 +16,12 @@ atomically. Exit status 1 when an accuracy goal is missed (the report says which
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
-import time
 from pathlib import Path
 
+from asq_hw.cluster import HELP
 from asq_hw.commands.args import Choice, check_int
 
 
@@ -33,6 +34,7 @@ def register(sub, help: str) -> None:
     p.add_argument("--targets", nargs="+", default=TARGETS, action=Choice, allowed=TARGETS,
                    field="targets", help=f"targets (default: {' '.join(TARGETS)})")
     p.add_argument("--jobs", type=int, default=1, help="parallel synthesis runs (default 1)")
+    p.add_argument("--cluster", default=None, metavar="ADDRESS", help=HELP)
     p.add_argument("--check", action="store_true",
                    help="evaluate the committed coefficients; do not refit")
     p.add_argument("--coefficients", default=None,
@@ -43,12 +45,17 @@ def register(sub, help: str) -> None:
 
 
 def run(args) -> int:
+    from asq_hw.cluster import session
     from asq_hw.errors import UserError
     from asq_hw.estimate import COEFFICIENTS
     from asq_hw.estimate.accuracy import goal_misses
     from asq_hw.estimate.accuracy_report import SHOWN, cell
     from asq_hw.estimate.calibrate import calibrate
+    from asq_hw.estimate.grid import grid, holdout
+    from asq_hw.estimate.measure import worker_facts
     from asq_hw.outputs import write_text
+    from asq_hw.parallel import Tally
+    from asq_hw.progress import Progress
 
     targets = tuple(args.targets)
     check_int("jobs", args.jobs, 1, 64)
@@ -56,16 +63,13 @@ def run(args) -> int:
     report = Path(args.report)
     if not report.parent.is_dir():
         raise UserError(f"report folder {report.parent} does not exist")
-    t0 = time.perf_counter()
-    show = sys.stderr.isatty()
-
-    def progress(done, total, recs):
-        if show:
-            print(f"  {done}/{total} {recs[0]['point'].label} ({time.perf_counter() - t0:.0f} s)",
-                  file=sys.stderr, flush=True)
-
-    cal = calibrate(args.grid, targets, jobs=args.jobs, check=args.check,
-                    coefficients=coef_path, progress=progress)
+    designs = len(grid(args.grid)) + (len(holdout()) if args.grid == "full" else 0)
+    tally = Tally(designs * len(targets))
+    with session(args.cluster, functools.partial(worker_facts, targets)) as executor, \
+            Progress(sys.stderr.isatty()).step("synthesis", total=tally.total, unit="syn",
+                                               tally=tally):
+        cal = calibrate(args.grid, targets, jobs=args.jobs, check=args.check,
+                        coefficients=coef_path, executor=executor, tally=tally)
     if not args.check:
         write_text(coef_path, json.dumps(cal.coefficients, indent=1, sort_keys=True) + "\n")
     write_text(report, cal.report)

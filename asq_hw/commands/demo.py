@@ -53,6 +53,10 @@ def register(sub, help: str) -> None:
                    help="tiny settings (width-4 network, 1-2 epochs, 2x4 array, 3 images, "
                         "Icarus, 2-3 bit sweep): a smoke test of every step in about a "
                         "minute, not meaningful figures")
+    p.add_argument("--cluster", default=None, metavar="ADDRESS",
+                   help="train the sweep's models on the Dask scheduler at ADDRESS, e.g. "
+                        "tcp://host:8786 (default $ASQ_HW_CLUSTER; neither: one after the "
+                        "other here)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -159,15 +163,17 @@ def summary_screen(s: dict) -> str:
 
 
 def run(args) -> int:
-    from asq_hw.demo import run_demo
+    from asq_hw.cluster import session
+    from asq_hw.demo import run_demo, worker_facts
     from asq_hw.progress import Progress
 
     cfg = demo_config(args)
-    print(level_table())
-    print()
-    print(worked_example())
-    print(flush=True)
-    s = run_demo(cfg, Progress(not args.quiet))
+    with session(args.cluster, worker_facts) as executor:
+        print(level_table())
+        print()
+        print(worked_example())
+        print(flush=True)
+        s = run_demo(cfg, Progress(not args.quiet), executor=executor)
     print(summary_screen(s))
     sys.stdout.flush()
     rtl = s.get("rtl")

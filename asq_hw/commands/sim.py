@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import time
 
+from asq_hw.cluster import HELP
 from asq_hw.commands.args import Choice, check_int, check_rows, checked
 from asq_hw.commands.verilog import add_design_command, add_pe_args, pe_config
 from asq_hw.config import VARIANTS
@@ -140,6 +141,10 @@ def _register_model(targets) -> None:
                         "prediction_mismatches (against golden), cycles (all images), layers "
                         "[{name, cycles (all images), macs (verified, all images), "
                         "cycles_per_image, ...}], verified_macs_per_s, and more")
+    p.add_argument("--jobs", type=int, default=1, metavar="J",
+                   help="simulate shards of the images in J processes (default 1: all "
+                        "images in this one)")
+    p.add_argument("--cluster", default=None, metavar="ADDRESS", help=HELP)
     p.add_argument("--waves", action="store_true", help="record a waveform (also WAVES=1)")
     p.add_argument("--build-dir", default=None,
                    help="root of the build folders (default $ASQ_HW_BUILD, else build)")
@@ -172,16 +177,23 @@ def model_report(r, sim: str, variant: str, fq, fq_note) -> dict:
 
 
 def run_model(args) -> int:
+    import functools
     import json
+    import sys
 
     from asq_hw.artifact import load_artifact
+    from asq_hw.cluster import session
     from asq_hw.config import LANES_RANGE
     from asq_hw.data import load_dataset
     from asq_hw.evaluation import fakequant_preds
     from asq_hw.mapper import array_config
+    from asq_hw.parallel import Tally
+    from asq_hw.progress import Progress
     from sim import runner
     from sim.netrun import run_network
+    from sim.shards import run_sharded, worker_facts
 
+    check_int("jobs", args.jobs, 1, 256)
     art = load_artifact(args.dir)
     check_rows(args.rows)
     check_int("lanes", args.lanes, *LANES_RANGE)
@@ -192,8 +204,20 @@ def run_model(args) -> int:
     k = total if args.images is None else args.images
     check_int("images", k, 1, total)
     x = data.x_test[:k].numpy()
-    r = run_network(art, x, args.rows, args.lanes, args.variant, sim, args.frac_bits,
-                    build_root=args.build_dir, waves=True if args.waves else None)
+    show = not args.json and sys.stderr.isatty()
+    with session(args.cluster, functools.partial(worker_facts, sim)) as executor:
+        if executor is None and args.jobs == 1:
+            r = run_network(art, x, args.rows, args.lanes, args.variant, sim, args.frac_bits,
+                            build_root=args.build_dir, waves=True if args.waves else None)
+        else:
+            # A few shards per worker, so a slow one does not hold up the end.
+            shards = 2 * (args.jobs if executor is None else executor.workers)
+            tally = Tally()
+            with Progress(show).step("RTL co-simulation", total=min(shards, k), unit="shard",
+                                     tally=tally):
+                r = run_sharded(art, x, args.rows, args.lanes, args.variant, sim,
+                                args.frac_bits, shards=shards, jobs=args.jobs,
+                                executor=executor, build_root=args.build_dir, tally=tally)
     fq, fq_note = fakequant_preds(args.dir, x)
     rep = model_report(r, sim, args.variant, fq, fq_note)
     if args.json:

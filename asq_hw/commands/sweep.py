@@ -13,9 +13,11 @@ both atomically.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 
+from asq_hw.cluster import HELP
 from asq_hw.commands.args import CommaList, check_int, checked
 from asq_hw.config import VARIANTS
 
@@ -44,6 +46,7 @@ def register(sub, help: str) -> None:
                         "is refused)")
     p.add_argument("--synth", type=int, default=0, metavar="N",
                    help="also synthesise N configurations (default 0)")
+    p.add_argument("--cluster", default=None, metavar="ADDRESS", help=HELP)
     p.add_argument("--jobs", type=int, default=None, metavar="J",
                    help="worker processes (default: the CPU count)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -52,8 +55,16 @@ def register(sub, help: str) -> None:
 
 
 def run(args) -> int:
+    from asq_hw.cluster import session
     from asq_hw.progress import Progress
-    from asq_hw.sweep import CSV_NAME, PLOT_NAME, cross_product, run_sweep
+    from asq_hw.sweep import (
+        CSV_NAME,
+        PLOT_NAME,
+        cross_product,
+        run_sweep,
+        sweep_tools,
+        worker_facts,
+    )
 
     jobs = args.jobs if args.jobs is not None else (os.cpu_count() or 1)
     check_int("jobs", jobs, 1, 256)
@@ -63,12 +74,16 @@ def run(args) -> int:
         cross_product, args.kind, args.wbits, args.abits, args.variant, args.rows, args.lanes,
         args.target, signed=args.signed, frac_bits=args.frac_bits, max_len=args.max_len,
         acc_bits=args.acc_bits)
-    rows, times = run_sweep(points, args.out, synth=args.synth, jobs=jobs,
-                            progress=Progress(not args.quiet))
+    check = functools.partial(worker_facts, sweep_tools(points, args.synth))
+    with session(args.cluster, check) as executor:
+        rows, times = run_sweep(points, args.out, synth=args.synth, jobs=jobs,
+                                progress=Progress(not args.quiet), executor=executor)
+        where = (f"{jobs} jobs" if executor is None else
+                 f"cluster {executor.address} ({executor.workers} workers)")
     front = [r for r in rows if r["pareto"]]
     print(f"{len(rows)} configurations estimated"
           f"{f' ({skipped} baseline configurations with rows > 1 skipped)' if skipped else ''}, "
-          f"{sum(r['synth_lut'] is not None for r in rows)} synthesised, {jobs} jobs, "
+          f"{sum(r['synth_lut'] is not None for r in rows)} synthesised, {where}, "
           f"{times['total_s']:.1f} s")
     for target in sorted({r["target"] for r in front}):
         pts = sorted((r for r in front if r["target"] == target), key=lambda r: r["lut"])

@@ -37,14 +37,20 @@ class Calibration:
 
 
 def calibrate(grid_name: str, targets: tuple[str, ...], *, jobs: int = 1, check: bool = False,
-              coefficients: Path | None = None, progress=None) -> Calibration:
+              coefficients: Path | None = None, progress=None, executor=None,
+              tally=None) -> Calibration:
     """Measure `grid_name` (with the full grid also the held-out designs, never fitted on)
     on `targets`; fit (or, with `check`, load `coefficients`); predict, and write the
-    report's text. `progress(done, total, records)` after each design (measure.measure)."""
+    report's text. `progress(done, total, records)` after each synthesis (measure.measure).
+    `executor`: synthesise there (a Dask cluster's) instead of in `jobs` local processes;
+    `tally` follows the syntheses (asq_hw.parallel.Tally)."""
     points = grid(grid_name)
     t0 = time.perf_counter()
-    records = measure(points, targets, jobs, progress)
-    held = measure(holdout(), targets, jobs, progress) if grid_name == "full" else []
+    held_points = holdout() if grid_name == "full" else []
+    if tally is not None:
+        tally.total = (len(points) + len(held_points)) * len(targets)
+    records = measure(points, targets, jobs, progress, executor=executor, tally=tally)
+    held = measure(held_points, targets, jobs, progress, executor=executor, tally=tally)
     wall = time.perf_counter() - t0
     prov = provenance(records + held, grid_name, wall)
     if check:
@@ -58,7 +64,7 @@ def calibrate(grid_name: str, targets: tuple[str, ...], *, jobs: int = 1, check:
     loo = predictions(records, coefs, loo=True)
     speed = measure_speed(records, coefs)
     held_est = predictions(held, coefs)
-    flow = flow_check(records + held, jobs) if "ecp5" in targets else None
+    flow = flow_check(records + held, jobs, executor=executor) if "ecp5" in targets else None
     text = report_markdown(records, coefs, prov, est, loo, speed, mode, held, held_est, flow)
     return Calibration(coefs, text, error_table(records, est, lambda p: p.kind == "post"),
                        len(points), wall)
