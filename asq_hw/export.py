@@ -39,12 +39,14 @@ import copy
 import hashlib
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
 
 from asq_hw.config import ABITS_RANGE, FRAC_BITS_RANGE, VARIANTS, WBITS_RANGE, PEConfig
 from asq_hw.errors import UserError
+from asq_hw.jsonread import read_json
 from asq_hw.outputs import write_bytes
 
 FORMAT = "asq-hw-artifact"
@@ -53,6 +55,10 @@ JSON_NAME = "model.json"
 TENSORS_NAME = "model.safetensors"
 DEFAULT_FRAC_BITS = 8
 COMPUTE_OPS = ("conv", "linear")
+# Layer names: printed in tables and used in tensor names, so plain identifiers only.
+NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
+FLOAT32_TINY = float(np.finfo(np.float32).tiny)     # smallest normal float32
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 INTEGER_OPS = ("relu", "maxpool", "flatten")
 
 
@@ -342,10 +348,7 @@ def load_artifact(directory) -> Artifact:
     for p in (jpath, tpath):
         if not p.is_file():
             raise UserError(f"{p}: missing (an artifact is {JSON_NAME} + {TENSORS_NAME})")
-    try:
-        meta = json.loads(jpath.read_bytes())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UserError(f"{jpath}: not valid JSON ({exc})") from None
+    meta = read_json(jpath)        # bounded nesting and integers, no control characters
     if not isinstance(meta, dict):
         raise UserError(f"{jpath}: top level must be a JSON object")
     _check_header(meta, jpath)
@@ -375,6 +378,9 @@ def _check_header(meta: dict, where) -> None:
     if v != VERSION:
         raise UserError(f"{where}: field version is {v!r}; this asq-hw reads version "
                         f"{VERSION}")
+    if not isinstance(meta.get("tensors_sha256"), str):
+        raise UserError(f"{where}: field tensors_sha256: must be a string (hex digest), "
+                        f"not {meta.get('tensors_sha256')!r}")
 
 
 class _Checker:
@@ -402,10 +408,13 @@ class _Checker:
         return v
 
     def pos_float(self, d: dict, key: str, field: str) -> float:
+        """A positive number that stays a positive finite float32 (the steps are float32
+        in every computation downstream)."""
         v = self.get(d, key, field)
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) \
-                or v <= 0:
-            self.fail(f"{field}.{key}", f"must be a finite positive number, not {v!r}")
+                or not FLOAT32_TINY <= v <= FLOAT32_MAX:
+            self.fail(f"{field}.{key}", f"must be a positive number from {FLOAT32_TINY:.3g} "
+                                        f"to {FLOAT32_MAX:.3g} (float32), not {v!r}")
         return float(v)
 
     def tensor(self, tensors: dict, name: str, dtype, shape: tuple) -> np.ndarray:
@@ -493,8 +502,9 @@ def validate(art: Artifact, where: str = JSON_NAME, tensors_file: str | None = N
             shape = (shape[0], (shape[1] - ks) // st + 1, (shape[2] - ks) // st + 1)
             continue
         name = ck.get(op, "name", f)
-        if not isinstance(name, str) or not name or name in names or "." in name:
-            ck.fail(f"{f}.name", f"must be a unique non-empty name without '.', not {name!r}")
+        if not isinstance(name, str) or not NAME_RE.fullmatch(name) or name in names:
+            ck.fail(f"{f}.name", "must be a unique name of letters, digits, '_' and '-' "
+                                 f"(at most 64), not {name!r}")
         names.add(name)
         f = f"ops[{idx}] ({name})"
         if kind == "conv":

@@ -108,7 +108,7 @@ def build(cfg: PEConfig, sim: str | None = None, *, kind: str = "post", root=Non
     with file_lock(bdir.parent / f".{bdir.name}.lock"):
         bdir.mkdir(parents=True, exist_ok=True)
         stamp = bdir / _STAMP
-        if not (stamp.is_file() and stamp.read_text() == key):
+        if not _build_intact(bdir, stamp, key):
             for name, content in ((verilog, text), (bdir / f"{top}.json", manifest_text(man))):
                 write_text(name, content)
             runner = get_runner(sim)
@@ -121,8 +121,33 @@ def build(cfg: PEConfig, sim: str | None = None, *, kind: str = "post", root=Non
             except (RuntimeError, SystemExit) as exc:
                 raise SimulationError(f"{sim} build of {top} failed ({exc}); see {log}:\n"
                                       f"{_tail(log)}") from None
-            stamp.write_text(key)
+            write_text(stamp, json.dumps({"key": key, "products": _products(bdir)}))
     return Build(cfg, sim, kind, bdir, verilog, man, waves)
+
+
+def _products(bdir: Path) -> dict[str, str]:
+    """SHA-256 of what the simulator runs from a build folder: its executables (Verilator's
+    model binary) and compiled Icarus designs (*.vvp)."""
+    out = {}
+    for p in sorted(bdir.iterdir()):
+        if p.is_file() and (p.suffix == ".vvp" or os.access(p, os.X_OK)):
+            out[p.name] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
+def _build_intact(bdir: Path, stamp: Path, key: str) -> bool:
+    """True if `bdir` holds a finished build of `key` whose products are unchanged since
+    (a truncated or deleted binary, an interrupted copy, means building again)."""
+    try:
+        rec = json.loads(stamp.read_text())
+    except (OSError, ValueError):
+        return False
+    if not isinstance(rec, dict) or rec.get("key") != key or not rec.get("products"):
+        return False
+    try:
+        return _products(bdir) == rec["products"]
+    except OSError:
+        return False
 
 
 def run(b: Build, phases: list[dict], *, keep: bool = False) -> list[dict]:

@@ -176,7 +176,7 @@ def test_wrong_version_and_format(art, tmp_path):
     (lambda m: m["ops"][2]["act_in"].update(step=0.5), None,
      "model.json: field ops[0] (conv0).requant.lut"),
     (lambda m: m["ops"][2]["act_in"].update(step=-1.0), None,
-     "ops[2] (conv1).act_in.step: must be a finite positive number"),
+     "ops[2] (conv1).act_in.step: must be a positive number from 1.18e-38 to 3.4e+38"),
     (lambda m: m["ops"][0]["requant"]["dual"].update(shift=3), None,
      "field ops[0] (conv0).requant.dual.shift: is 3"),
     (lambda m: m.update(wbits=9), None, "model.json: field wbits: must be an integer from 2"),

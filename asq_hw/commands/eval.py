@@ -28,12 +28,14 @@ def evaluate(directory, variant: str = "lut", frac_bits: int | None = None,
     """The evaluation figures as a dict (fractions in [0, 1])."""
     import numpy as np
 
+    from asq_hw.config import _check_int
     from asq_hw.data import load_dataset
     from asq_hw.errors import UserError
     from asq_hw.export import load_artifact
-    from asq_hw.train import deterministic, load_checkpoint_meta, predict
+    from asq_hw.train import THREADS_RANGE, deterministic, load_checkpoint_meta, predict
     from golden.network import GoldenNetwork
 
+    _check_int("threads", threads, *THREADS_RANGE)      # before anything is loaded
     art = load_artifact(directory)
     float_model, qat_model, tcfg, meta = load_checkpoint_meta(directory)
     m = art.meta
@@ -62,7 +64,7 @@ def run(args) -> int:
 
     r = evaluate(args.dir, args.variant, args.frac_bits, args.data_dir, args.threads)
     if args.json:
-        print(json.dumps(r))
+        print(json.dumps(r, allow_nan=False))
         return 0
     m = load_artifact(args.dir).meta
     f = m["frac_bits"] if args.frac_bits is None else args.frac_bits

@@ -24,6 +24,9 @@ import time
 
 from asq_hw.commands.verilog import add_design_command, add_pe_args, pe_config
 
+VECTORS_RANGE = (1, 1_000_000)
+SEED_RANGE = (0, 2**32 - 2)      # the network phase uses seed + 1
+
 
 def register(sub) -> None:
     add_design_command(sub, "sim", "verify generated RTL with cocotb against the golden model",
@@ -51,11 +54,11 @@ def _register_pe(targets) -> None:
 
 def pe_phases(cfg, vectors: int, seed: int, export=None) -> list[dict]:
     """The phases `sim pe` runs (see the module docstring)."""
-    from asq_hw.errors import UserError
+    from asq_hw.config import _check_int
     from sim.workloads import export_folder, export_layer
 
-    if vectors < 1:
-        raise UserError(f"vectors must be a positive integer, not {vectors}")
+    _check_int("vectors", vectors, *VECTORS_RANGE)
+    _check_int("seed", seed, *SEED_RANGE)
     folder = export_folder(export)
     if folder is not None:
         export_layer(folder, cfg)              # fails now, before the build, if none fits
@@ -214,7 +217,7 @@ def run_model(args) -> int:
     fq, fq_note = fakequant_preds(args.dir, x)
     rep = model_report(r, sim, args.variant, fq, fq_note)
     if args.json:
-        print(json.dumps(rep))
+        print(json.dumps(rep, allow_nan=False))
         return 0 if r.ok else 1
     cfg = r.config
     print(f"post_array {r.rows}x{r.lanes} ({args.variant}, wbits {cfg['wbits']}, abits "

@@ -16,6 +16,10 @@ from __future__ import annotations
 import os
 import sys
 
+# Above this many configurations a sweep runs for minutes: refused unless --max-points says
+# the user means it (the estimator does a few hundred per second and job).
+MAX_POINTS = 100_000
+
 
 def _list(text: str, field: str, conv=int) -> tuple:
     try:
@@ -49,6 +53,9 @@ def register(sub) -> None:
                    help="also synthesise N configurations (default 0)")
     p.add_argument("--jobs", type=int, default=None, metavar="J",
                    help="worker processes (default: the CPU count)")
+    p.add_argument("--max-points", type=int, default=MAX_POINTS, metavar="N",
+                   help=f"refuse a cross product of more than N configurations "
+                        f"(default {MAX_POINTS:,})")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(func=run)
@@ -56,17 +63,29 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from asq_hw.config import _check_int
+    from asq_hw.errors import UserError
     from asq_hw.progress import Progress
-    from asq_hw.sweep import CSV_NAME, PLOT_NAME, cross_product, run_sweep
+    from asq_hw.sweep import CSV_NAME, PLOT_NAME, cross_product, run_sweep, sweep_size
 
     jobs = args.jobs if args.jobs is not None else (os.cpu_count() or 1)
     _check_int("jobs", jobs, 1, 256)
     _check_int("synth", args.synth, 0, 100000)
-    points, skipped = cross_product(
-        _list(args.kind, "kind", str), _list(args.wbits, "wbits"), _list(args.abits, "abits"),
-        _list(args.variant, "variant", str), _list(args.rows, "rows"),
-        _list(args.lanes, "lanes"), _list(args.target, "target", str), signed=args.signed,
-        frac_bits=args.frac_bits, max_len=args.max_len, acc_bits=args.acc_bits)
+    _check_int("max-points", args.max_points, 1, 10**9)
+    lists = (_list(args.kind, "kind", str), _list(args.wbits, "wbits"),
+             _list(args.abits, "abits"), _list(args.variant, "variant", str),
+             _list(args.rows, "rows"), _list(args.lanes, "lanes"),
+             _list(args.target, "target", str))
+    n = sweep_size(*lists)
+    if n > args.max_points:
+        raise UserError(f"the sweep has {n:,} configurations, more than --max-points "
+                        f"{args.max_points:,}: narrow the lists, or pass --max-points {n} "
+                        "to run it anyway")
+    points, skipped = cross_product(*lists, signed=args.signed, frac_bits=args.frac_bits,
+                                    max_len=args.max_len, acc_bits=args.acc_bits)
+    if not args.quiet:                 # the size first, before minutes of work
+        print(f"sweep: {n:,} configuration{'s' if n != 1 else ''}, {min(args.synth, n)} "
+              f"synthesised, {jobs} job{'s' if jobs != 1 else ''}", file=sys.stderr,
+              flush=True)
     rows, times = run_sweep(points, args.out, synth=args.synth, jobs=jobs,
                             progress=Progress(not args.quiet))
     front = [r for r in rows if r["pareto"]]

@@ -46,7 +46,13 @@ def add_design_command(sub, name: str, help: str, doc: str, registrars,
 
 
 def pe_config(args) -> PEConfig:
-    """The PEConfig of the flags; ValueError (one line naming the field) if invalid."""
+    """The PEConfig of the flags; ValueError (one line naming the field) if invalid. An
+    --acc-bits with a baseline --kind is refused: those PEs size their own accumulator."""
+    kind = getattr(args, "kind", "post")
+    if kind != "post" and args.acc_bits is not None:
+        from asq_hw.errors import UserError
+        raise UserError(f"acc-bits {args.acc_bits}: applies to --kind post only; the {kind} "
+                        "baseline PE sizes its own accumulator for --max-len (omit --acc-bits)")
     return PEConfig(wbits=args.wbits, abits=args.abits, act_signed=args.signed,
                     variant=args.variant, frac_bits=args.frac_bits, lanes=args.lanes,
                     max_len=args.max_len, acc_bits=args.acc_bits)
@@ -68,9 +74,11 @@ def _register_pe(targets) -> None:
 
 
 def run_pe(args) -> int:
+    from asq_hw.outputs import ensure_writable
     from hw.gen import write_pe
 
     cfg = pe_config(args)                      # fails here, before any file is touched
+    ensure_writable(args.out)
     v, j, man = write_pe(cfg, args.out, args.kind)
     acc = man.get("acc_bits", cfg.acc_bits)
     print(f"wrote {v} and {j}: top {man['top']}, latency {man['latency']} cycles, "
@@ -92,9 +100,11 @@ def _register_array(targets) -> None:
 
 
 def run_array(args) -> int:
+    from asq_hw.outputs import ensure_writable
     from hw.gen_array import write_array
 
     cfg = pe_config(args)                      # fails here, before any file is touched
+    ensure_writable(args.out)
     v, j, man = write_array(cfg, args.rows, args.out)
     print(f"wrote {v} and {j}: top {man['top']}, {man['rows']} rows x {man['lanes']} lanes, "
           f"{cfg.variant}, latency {man['latency']} cycles, acc_bits {cfg.acc_bits}"

@@ -17,8 +17,15 @@ import hashlib
 import json
 import os
 import tempfile
+import warnings
 from collections.abc import Callable
 from pathlib import Path
+
+from asq_hw.errors import UserError
+
+
+class NotCachedWarning(UserWarning):
+    """A result was computed but could not be stored in the cache."""
 
 
 def cache_dir() -> Path:
@@ -35,39 +42,61 @@ def key_hash(key: dict) -> str:
     return text_hash(json.dumps(key, sort_keys=True, separators=(",", ":")))
 
 
-def load(key: dict) -> dict | None:
-    """The cached value for `key`, or None if absent, unreadable or stored under another key."""
+def value_hash(value) -> str:
+    """The checksum stored next to a value: SHA-256 of its canonical JSON."""
+    return text_hash(json.dumps(value, sort_keys=True, separators=(",", ":")))
+
+
+def load(key: dict, valid: Callable[[object], bool] | None = None):
+    """The cached value for `key`, or None if absent, unreadable, stored under another key,
+    altered since it was stored (checksum) or refused by `valid`."""
+    from asq_hw.jsonread import parse_json
+
     path = cache_dir() / f"{key_hash(key)}.json"
     try:
-        entry = json.loads(path.read_text())
-    except (OSError, ValueError):
+        entry = parse_json(path.read_bytes(), str(path))
+    except (OSError, UserError):
         return None
-    if not isinstance(entry, dict) or entry.get("key") != key:
+    if not isinstance(entry, dict) or entry.get("key") != key or "value" not in entry:
         return None
-    return entry.get("value")
+    value = entry["value"]
+    if entry.get("sha256") != value_hash(value):
+        return None
+    if valid is not None and not valid(value):
+        return None
+    return value
 
 
-def store(key: dict, value: dict) -> None:
+def store(key: dict, value) -> None:
+    """Write the entry of `key` (atomically); OSError if the folder cannot be written."""
     folder = cache_dir()
     folder.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
     try:
         with os.fdopen(fd, "w") as f:
-            json.dump({"key": key, "value": value}, f, sort_keys=True, indent=1)
+            json.dump({"key": key, "value": value, "sha256": value_hash(value)}, f,
+                      sort_keys=True, indent=1, allow_nan=False)
         os.replace(tmp, folder / f"{key_hash(key)}.json")
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def cached(key: dict, compute: Callable[[], dict], *, use_cache: bool = True
-           ) -> tuple[dict, bool]:
-    """(value, hit): the stored value for `key`, else `compute()`, stored before returning."""
+def cached(key: dict, compute: Callable[[], dict], *, use_cache: bool = True,
+           valid: Callable[[object], bool] | None = None) -> tuple[dict, bool]:
+    """(value, hit): the stored value for `key` (if `valid` accepts it), else `compute()`,
+    stored before returning; if storing fails, the value is returned all the same, with a
+    NotCachedWarning."""
     if use_cache:
-        value = load(key)
+        value = load(key, valid)
         if value is not None:
             return value, True
     value = compute()
     if use_cache:
-        store(key, value)
+        try:
+            store(key, value)
+        except OSError as exc:
+            warnings.warn(f"synthesis result not cached: {cache_dir()}: "
+                          f"{exc.strerror or type(exc).__name__}", NotCachedWarning,
+                          stacklevel=2)
     return value, False
