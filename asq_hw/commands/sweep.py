@@ -64,6 +64,7 @@ def register(sub) -> None:
 def run(args) -> int:
     from asq_hw.config import _check_int
     from asq_hw.errors import UserError
+    from asq_hw.outputs import ensure_writable
     from asq_hw.progress import Progress
     from asq_hw.sweep import CSV_NAME, PLOT_NAME, cross_product, run_sweep, sweep_size
 
@@ -82,6 +83,7 @@ def run(args) -> int:
                         "to run it anyway")
     points, skipped = cross_product(*lists, signed=args.signed, frac_bits=args.frac_bits,
                                     max_len=args.max_len, acc_bits=args.acc_bits)
+    ensure_writable(args.out)          # a bad --out fails before the size is announced
     if not args.quiet:                 # the size first, before minutes of work
         print(f"sweep: {n:,} configuration{'s' if n != 1 else ''}, {min(args.synth, n)} "
               f"synthesised, {jobs} job{'s' if jobs != 1 else ''}", file=sys.stderr,
