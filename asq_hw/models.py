@@ -14,7 +14,9 @@ import dataclasses
 import torch
 from torch import nn
 
+from asq_hw.config import ABITS_RANGE, WBITS_RANGE
 from asq_hw.quant import ASQActivation, QConv2d, QLinear, make_weight_quant
+from asq_hw.quant.baselines import WEIGHT_QUANTS
 
 MODELS = ("cnn", "mlp", "resnet20")
 INPUT_BITS = 8  # the network input quantizer: signed 8-bit
@@ -58,9 +60,6 @@ class ModelConfig:
     num_classes: int = 10
 
     def __post_init__(self):
-        from asq_hw.config import ABITS_RANGE, WBITS_RANGE
-        from asq_hw.quant.baselines import WEIGHT_QUANTS
-
         if self.name not in MODELS:
             raise ConfigFieldError("name", f"must be one of {', '.join(MODELS)}, "
                                            f"not {self.name!r}", label="model")

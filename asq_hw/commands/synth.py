@@ -12,17 +12,17 @@ from __future__ import annotations
 
 import json
 
+from asq_hw.commands.args import Choice, check_rows
 from asq_hw.commands.verilog import add_design_command, add_kind_arg, add_pe_args, pe_config
 
 
-def register(sub) -> None:
-    add_design_command(sub, "synth", "synthesise and place-and-route: measured resources, fmax",
-                       __doc__, (_register_pe, _register_array))
+def register(sub, help: str) -> None:
+    add_design_command(sub, "synth", help, __doc__, (_register_pe, _register_array))
 
 
 def _add_synth_args(p) -> None:
-    from asq_hw.synth import TARGETS as FPGAS
-    p.add_argument("--target", required=True, choices=FPGAS,
+    from asq_hw.designs import TARGETS as FPGAS
+    p.add_argument("--target", required=True, action=Choice, allowed=FPGAS,
                    help="ice40 (HX8K, LUT4), ecp5 (LUT4 + DSP) or xc7 (LUT6, no fmax)")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.add_argument("--no-fmax", action="store_true", help="skip place and route")
@@ -59,6 +59,7 @@ def run_array(args) -> int:
     from hw.gen_array import generate_array
 
     cfg = pe_config(args)
+    check_rows(args.rows)
     text, man = generate_array(cfg, args.rows)
     label = (f"{man['top']} {args.rows}x{cfg.lanes} W{cfg.wbits}A{cfg.abits}"
              f"{' signed' if cfg.act_signed else ''} {cfg.variant}, acc_bits {cfg.acc_bits}")
@@ -81,7 +82,7 @@ def _synth_and_print(args, cfg, text: str, top: str, extra: dict, label: str) ->
 
 def format_result(r, label: str) -> str:
     """The human table: one line per key, then where fmax comes from and the run times."""
-    from asq_hw.synth import KEYS
+    from asq_hw.designs import RESOURCE_KEYS as KEYS
     d = r.to_dict()
     lines = [f"{label} on {r.target}:"]
     for k in KEYS:

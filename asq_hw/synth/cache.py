@@ -2,10 +2,14 @@
 
 A key is a JSON-able dict: the stage, the SHA-256 of the Verilog text, the top module, the
 target, the tool versions and the exact flow (Yosys script, nextpnr arguments, wrapper text,
-seed). Its SHA-256 names a JSON file holding the key and the value, so a file whose stored
-key differs (a hash collision, a hand-edited file) or that does not parse is recomputed and
-rewritten. Files are written atomically (temporary file + os.replace), so concurrent runs
-(pytest -n 2, a calibration sweep) see either nothing or a whole entry.
+seed). Its SHA-256 names a JSON file holding the key, the value and the SHA-256 of the
+value, so a file whose stored key differs (a hash collision, a hand-edited file), whose
+value no longer matches its checksum (altered numbers), whose value the caller's `valid`
+check refuses (a string, a missing or mistyped field) or that does not parse is recomputed
+and rewritten. Files are written atomically (asq_hw/outputs.py), so concurrent runs
+(pytest -n 2, a calibration sweep) see either nothing or a whole entry. A cache folder that
+cannot be written costs the cache, not the result: `cached` returns the value and warns
+(NotCachedWarning) that it was not stored.
 
 Location: `$ASQ_HW_CACHE/synth` if ASQ_HW_CACHE is set (the asq-hw cache root), else
 `~/.cache/asq-hw/synth`. Delete the folder to clear it.
@@ -16,12 +20,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 from asq_hw.errors import UserError
+from asq_hw.jsonread import parse_json
+from asq_hw.outputs import OutputError, write_text
 
 
 class NotCachedWarning(UserWarning):
@@ -50,8 +55,6 @@ def value_hash(value) -> str:
 def load(key: dict, valid: Callable[[object], bool] | None = None):
     """The cached value for `key`, or None if absent, unreadable, stored under another key,
     altered since it was stored (checksum) or refused by `valid`."""
-    from asq_hw.jsonread import parse_json
-
     path = cache_dir() / f"{key_hash(key)}.json"
     try:
         entry = parse_json(path.read_bytes(), str(path))
@@ -68,18 +71,13 @@ def load(key: dict, valid: Callable[[object], bool] | None = None):
 
 
 def store(key: dict, value) -> None:
-    """Write the entry of `key` (atomically); OSError if the folder cannot be written."""
+    """Write the entry of `key` (atomically); OSError or OutputError if the folder cannot
+    be written."""
     folder = cache_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump({"key": key, "value": value, "sha256": value_hash(value)}, f,
-                      sort_keys=True, indent=1, allow_nan=False)
-        os.replace(tmp, folder / f"{key_hash(key)}.json")
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text(folder / f"{key_hash(key)}.json",
+               json.dumps({"key": key, "value": value, "sha256": value_hash(value)},
+                          sort_keys=True, indent=1, allow_nan=False))
 
 
 def cached(key: dict, compute: Callable[[], dict], *, use_cache: bool = True,
@@ -95,8 +93,9 @@ def cached(key: dict, compute: Callable[[], dict], *, use_cache: bool = True,
     if use_cache:
         try:
             store(key, value)
-        except OSError as exc:
-            warnings.warn(f"synthesis result not cached: {cache_dir()}: "
-                          f"{exc.strerror or type(exc).__name__}", NotCachedWarning,
-                          stacklevel=2)
+        except (OSError, OutputError) as exc:
+            reason = exc.reason if isinstance(exc, OutputError) else \
+                exc.strerror or type(exc).__name__
+            warnings.warn(f"synthesis result not cached: {cache_dir()}: {reason}",
+                          NotCachedWarning, stacklevel=2)
     return value, False
