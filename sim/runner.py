@@ -113,6 +113,11 @@ def build(cfg: PEConfig, sim: str | None = None, *, kind: str = "post", root=Non
     with lock:
         stamp = bdir / _STAMP
         if not _build_intact(bdir, stamp, key):
+            stamp.unlink(missing_ok=True)
+            # A damaged binary can be newer than its objects: make would keep it. Remove the
+            # products so the build links them again.
+            for p in _product_files(bdir):
+                p.unlink()
             for name, content in ((verilog, text), (bdir / f"{top}.json", manifest_text(man))):
                 write_text(name, content)
             runner = get_runner(sim)
@@ -129,14 +134,16 @@ def build(cfg: PEConfig, sim: str | None = None, *, kind: str = "post", root=Non
     return Build(cfg, sim, kind, bdir, verilog, man, waves)
 
 
+def _product_files(bdir: Path) -> list[Path]:
+    """What the simulator runs from a build folder: its executables (Verilator's model
+    binary) and compiled Icarus designs (*.vvp)."""
+    return [p for p in sorted(bdir.iterdir())
+            if p.is_file() and (p.suffix == ".vvp" or os.access(p, os.X_OK))]
+
+
 def _products(bdir: Path) -> dict[str, str]:
-    """SHA-256 of what the simulator runs from a build folder: its executables (Verilator's
-    model binary) and compiled Icarus designs (*.vvp)."""
-    out = {}
-    for p in sorted(bdir.iterdir()):
-        if p.is_file() and (p.suffix == ".vvp" or os.access(p, os.X_OK)):
-            out[p.name] = hashlib.sha256(p.read_bytes()).hexdigest()
-    return out
+    """SHA-256 of each of the build folder's products (_product_files)."""
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in _product_files(bdir)}
 
 
 def _build_intact(bdir: Path, stamp: Path, key: str) -> bool:

@@ -71,6 +71,8 @@ def run(args) -> int:
     lists = (args.kind, args.wbits, args.abits, args.variant, args.rows, args.lanes,
              args.target)
     n = sweep_size(*lists)             # from the flags alone: nothing built yet
+    if n == 0:
+        raise UserError("the sweep has no configuration (baselines exist only for rows 1)")
     if n > args.max_points:
         raise UserError(f"the sweep has {n:,} configurations, more than --max-points "
                         f"{args.max_points:,}: narrow the lists, or pass --max-points {n} "
