@@ -177,3 +177,25 @@ def test_train_on_a_really_full_disk(tmp_path, capsys):
         assert main(["eval", str(out), "--json"]) == 0
     finally:
         subprocess.run(["umount", str(disk)], check=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig,status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_during_a_parallel_sweep(tmp_path, sig, status):
+    """Ctrl-C or SIGTERM while the worker processes estimate: the workers are stopped, the
+    command ends at once (no wait for work that will never be reported) and leaves no
+    folder."""
+    out = tmp_path / "s"
+    proc = subprocess.Popen([sys.executable, "-m", "asq_hw.cli", "sweep", "--wbits",
+                             "2,3,4,5,6", "--abits", "2,3,4,5,6,7,8", "--lanes",
+                             "1,2,4,8,16,32,64", "--rows", "1,2,4,8", "--jobs", "2",
+                             "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = proc.stderr.readline()             # the size line: the estimate starts now
+    assert first.startswith("sweep: 1,960 configurations"), first
+    time.sleep(1.0)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == status, err
+    assert err.strip().splitlines()[-1].startswith("asq-hw: interrupted"), err
+    assert not out.exists()
