@@ -161,7 +161,7 @@ def _build_intact(bdir: Path, stamp: Path, key: str) -> bool:
         return False
 
 
-def _run_dir(b: Build) -> Path:
+def run_dir_of(b: Build) -> Path:
     """A fresh folder for one run; with waves the build folder (the simulator writes its
     waveform there), so one run with waves is kept."""
     runs = b.dir / "runs"
@@ -169,7 +169,7 @@ def _run_dir(b: Build) -> Path:
     return b.dir if b.waves else Path(tempfile.mkdtemp(dir=runs))
 
 
-def _bench(b: Build, module: str, env: str, job: Path, run_dir: Path) -> Path:
+def run_bench_module(b: Build, module: str, env: str, job: Path, run_dir: Path) -> Path:
     """Run the cocotb test module `module` on build `b` with $env = job; returns the log.
     A failing test is not raised here: the caller judges the report it left (or not)."""
     from cocotb_tools.runner import get_runner
@@ -195,7 +195,7 @@ def run(b: Build, phases: list[dict], *, keep: bool = False) -> list[dict]:
     from sim.tb_pe import JOB_ENV
     from sim.workloads import phase_vectors
 
-    run_dir = _run_dir(b)
+    run_dir = run_dir_of(b)
     result = run_dir / "result.json"
     result.unlink(missing_ok=True)
     acc_bits = b.manifest.get("acc_bits")          # baselines size their own accumulator
@@ -203,7 +203,7 @@ def run(b: Build, phases: list[dict], *, keep: bool = False) -> list[dict]:
     job = {**b.manifest, "phases": vectors, "result": str(result)}
     job_path = run_dir / "job.json"
     write_text(job_path, json.dumps(job))
-    log = _bench(b, "sim.tb_pe", JOB_ENV, job_path, run_dir)
+    log = run_bench_module(b, "sim.tb_pe", JOB_ENV, job_path, run_dir)
     try:
         report = json.loads(result.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -224,10 +224,10 @@ def run_array(b: Build, layers: list[arrayjob.LayerJob],
     general streams, in one simulator process (sim/tb_array.py). Raises SimulationError if
     the bench did not finish; the results are returned, not judged."""
     ports = [p for p in b.manifest["ports"] if p["role"].startswith("out_acc")]
-    run_dir = _run_dir(b)
+    run_dir = run_dir_of(b)
     (run_dir / arrayjob.RESULT_NAME).unlink(missing_ok=True)
     job = arrayjob.write_job(run_dir, [p["name"] for p in ports], layers, streams)
-    log = _bench(b, "sim.tb_array", arrayjob.JOB_ENV, job, run_dir)
+    log = run_bench_module(b, "sim.tb_array", arrayjob.JOB_ENV, job, run_dir)
     try:
         results = arrayjob.read_results(run_dir, [p["width"] for p in ports])
     except (OSError, ValueError):

@@ -1,0 +1,183 @@
+"""How each compute layer of an exported network runs on the accelerator (plain Python).
+
+A `LayerPlan` holds what the hardware tables are generated from: the layer's geometry, its
+tiling on the P x Q array and the ping-pong buffer its input codes are read from. The order
+of beats is the mapper's (asq_hw/mapper.py), so accumulators and beat counts are the array
+co-simulation's:
+
+    for tile t (output channels t*P .. t*P+P-1), for position (oh, ow) row-major,
+        for beat d < D = ceil(N / Q): lane l carries im2col column n = d*Q + l
+
+Column n = c*kh*kw + i*kw + j of output (oh, ow) is the input code (c, oh*s + i - p,
+ow*s + j - p), zero outside the image (padding) and for n >= N (the last beat's missing
+lanes). The buffers hold a layer's input in (c, h, w) order, address c*H*W + h*W + w, so
+
+    address(n, oh, ow) = base(oh, ow) + offset(n),  base = (oh*s - p)*W + (ow*s - p),
+                                                    offset = c*H*W + i*W + j
+
+and `window_offsets` is the per-layer table of (offset, i, j, valid) the address generator
+adds to the base it keeps by counting. A linear layer is a 1 x 1 "image" of N channels
+(offset n): its input, the flattened (c, h, w) tensor, is the buffer in address order.
+
+Cycle model of one layer of one image (exact; tests/test_hw_accel_feeder.py measures it):
+counted from the clock edge that accepts the layer's start to the edge that transfers its
+last result, both included, with out_ready high,
+
+    cycles = SETUP + beats + latency        beats = tiles * positions * D
+
+SETUP = 2: the start edge loads the counters, the next edge reads the memories for beat 0,
+and beat 0 enters the array at the edge after; then one beat per edge without bubbles.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from asq_hw.artifact import Artifact, ComputeLayer
+
+SETUP = 2          # edges from the start edge to the edge before beat 0 enters the array
+BUFFERS = 2        # ping-pong: layer i reads buffer i % 2, its outputs go to the other
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerPlan:
+    """One compute layer on a `rows` x `lanes` array (see the module docstring).
+
+    channels, in_hw: the input (C, H, W) in the buffer; kernel, stride, padding, out_hw:
+    the window; outputs K, fan_in N = C * kh * kw; buffer: the ping-pong buffer it reads.
+    """
+
+    name: str
+    outputs: int
+    channels: int
+    in_hw: tuple[int, int]
+    kernel: tuple[int, int]
+    stride: int
+    padding: int
+    rows: int
+    lanes: int
+    buffer: int = 0
+
+    def __post_init__(self):
+        for field in ("outputs", "channels", "stride", "rows", "lanes"):
+            if getattr(self, field) < 1:
+                raise ValueError(f"{field} must be at least 1, not {getattr(self, field)}")
+        if self.padding < 0 or min(self.kernel) < 1 or min(self.in_hw) < 1:
+            raise ValueError(f"bad window: kernel {self.kernel}, padding {self.padding}, "
+                             f"input {self.in_hw}")
+        if min(self.out_hw) < 1:
+            raise ValueError(f"kernel {self.kernel} does not fit input {self.in_hw} with "
+                             f"padding {self.padding}")
+        if self.buffer not in range(BUFFERS):
+            raise ValueError(f"buffer must be 0 or 1, not {self.buffer}")
+
+    @property
+    def out_hw(self) -> tuple[int, int]:
+        (h, w), (kh, kw), s, p = self.in_hw, self.kernel, self.stride, self.padding
+        return (h + 2 * p - kh) // s + 1, (w + 2 * p - kw) // s + 1
+
+    @property
+    def fan_in(self) -> int:
+        return self.channels * self.kernel[0] * self.kernel[1]
+
+    @property
+    def in_size(self) -> int:
+        """Input codes per image: the buffer words the layer reads."""
+        return self.channels * self.in_hw[0] * self.in_hw[1]
+
+    @property
+    def positions(self) -> int:
+        return self.out_hw[0] * self.out_hw[1]
+
+    @property
+    def tiles(self) -> int:
+        return math.ceil(self.outputs / self.rows)
+
+    @property
+    def beats_per_dot(self) -> int:
+        return math.ceil(self.fan_in / self.lanes)
+
+    @property
+    def beats(self) -> int:
+        return self.tiles * self.positions * self.beats_per_dot
+
+    @property
+    def dots(self) -> int:
+        """Result beats (P accumulators each) per image."""
+        return self.tiles * self.positions
+
+    @property
+    def weight_depth(self) -> int:
+        """Words of the layer's weight memory: one per (tile, beat of a dot product)."""
+        return self.tiles * self.beats_per_dot
+
+    def cycles(self, latency: int) -> int:
+        """Cycles of one image of this layer (module docstring)."""
+        return SETUP + self.beats + latency
+
+    def window_offsets(self) -> np.ndarray:
+        """int64 (D, Q, 4): for beat d, lane l: (offset, i, j, valid) of column n = d*Q + l;
+        zeros with valid 0 for n >= N."""
+        d, q = self.beats_per_dot, self.lanes
+        (h, w), (kh, kw) = self.in_hw, self.kernel
+        n = np.arange(d * q)
+        c, r = np.divmod(n, kh * kw)
+        i, j = np.divmod(r, kw)
+        valid = n < self.fan_in
+        table = np.stack([c * h * w + i * w + j, i, j, valid], axis=-1) * valid[:, None]
+        return table.reshape(d, q, 4).astype(np.int64)
+
+    def tile_codes(self, codes: np.ndarray) -> np.ndarray:
+        """Weight codes (K, N) -> (tiles, D, P, Q), zero codes in the padding (the mapper's
+        tiling)."""
+        codes = np.asarray(codes)
+        if codes.shape != (self.outputs, self.fan_in):
+            raise ValueError(f"codes must have shape {(self.outputs, self.fan_in)}, not "
+                             f"{codes.shape}")
+        p, q, t, d = self.rows, self.lanes, self.tiles, self.beats_per_dot
+        padded = np.zeros((t * p, d * q), dtype=np.int64)
+        padded[:self.outputs, :self.fan_in] = codes
+        return padded.reshape(t, p, d, q).transpose(0, 2, 1, 3)
+
+    def weight_words(self, codes: np.ndarray, wbits: int) -> list[int]:
+        """The weight memory's words in address order t*D + d: row p, lane l at bits
+        [(p*Q + l)*wbits, ...) (the PostArray's in_code packing)."""
+        tc = self.tile_codes(codes).reshape(self.weight_depth, self.rows * self.lanes)
+        if tc.size and (tc.min() < 0 or tc.max() >= 1 << wbits):
+            raise ValueError(f"codes must be from 0 to {(1 << wbits) - 1}")
+        words = []
+        for row in tc.tolist():
+            word = 0
+            for k, v in enumerate(row):
+                word |= v << (k * wbits)
+            words.append(word)
+        return words
+
+
+def layer_plan(layer: ComputeLayer, rows: int, lanes: int, buffer: int) -> LayerPlan:
+    """The plan of an artifact compute op (asq_hw.artifact.ConvLayer / LinearLayer)."""
+    if layer.op == "conv":
+        return LayerPlan(layer.name, layer.out_channels, layer.in_channels, layer.in_hw,
+                         layer.kernel, layer.stride, layer.padding, rows, lanes, buffer)
+    return LayerPlan(layer.name, layer.out_features, layer.in_features, (1, 1), (1, 1), 1, 0,
+                     rows, lanes, buffer)
+
+
+def network_plans(artifact: Artifact, rows: int, lanes: int) -> list[LayerPlan]:
+    """Plans of every compute layer in order; layer i reads ping-pong buffer i % 2."""
+    return [layer_plan(lay, rows, lanes, i % BUFFERS)
+            for i, lay in enumerate(artifact.compute_layers())]
+
+
+def buffer_depths(plans: list[LayerPlan]) -> list[int]:
+    """Words of each ping-pong buffer: the largest input it holds (at least 1)."""
+    return [max([p.in_size for p in plans if p.buffer == b] or [1]) for b in range(BUFFERS)]
+
+
+def network_weights(artifact: Artifact, plans: list[LayerPlan], wbits: int) -> list[list[int]]:
+    """Every layer's weight memory words (LayerPlan.weight_words) from the artifact's codes."""
+    return [p.weight_words(artifact.codes(lay), wbits)
+            for p, lay in zip(plans, artifact.compute_layers(), strict=True)]
