@@ -53,6 +53,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import re
 from pathlib import Path
 from typing import ClassVar
 
@@ -61,6 +62,7 @@ from safetensors.numpy import load, save
 
 from asq_hw.config import ABITS_RANGE, FRAC_BITS_RANGE, SCHEMES, VARIANTS, WBITS_RANGE, PEConfig
 from asq_hw.errors import UserError
+from asq_hw.jsonread import read_json
 from asq_hw.outputs import write_bytes
 from golden import asq_int as Q
 from golden.arith import LayerArith
@@ -71,6 +73,10 @@ JSON_NAME = "model.json"
 TENSORS_NAME = "model.safetensors"
 COMPUTE_OPS = ("conv", "linear")
 INTEGER_OPS = ("relu", "maxpool", "flatten")
+# Layer names: printed in tables and used in tensor names, so plain identifiers only.
+NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
+FLOAT32_TINY = float(np.finfo(np.float32).tiny)     # smallest normal float32
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def conv_out_hw(h: int, w: int, kernel: tuple[int, int], stride: int, padding: int):
@@ -464,14 +470,15 @@ def load_artifact(directory) -> Artifact:
     for p in (jpath, tpath):
         if not p.is_file():
             raise UserError(f"{p}: missing (an artifact is {JSON_NAME} + {TENSORS_NAME})")
-    try:
-        meta = json.loads(jpath.read_bytes())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UserError(f"{jpath}: not valid JSON ({exc})") from None
+    meta = read_json(jpath)        # bounded nesting and integers, no control characters
     if not isinstance(meta, dict):
         raise UserError(f"{jpath}: top level must be a JSON object")
     _check_header(meta, jpath)
-    blob = tpath.read_bytes()
+    try:
+        blob = tpath.read_bytes()
+    except OSError as exc:
+        raise UserError(f"{tpath}: cannot read: {exc.strerror or type(exc).__name__}") \
+            from None
     digest = hashlib.sha256(blob).hexdigest()
     if digest != meta.get("tensors_sha256"):
         raise UserError(f"{tpath}: sha256 {digest[:12]}... does not match {JSON_NAME} field "
@@ -500,6 +507,9 @@ def _check_header(meta: dict, where) -> None:
     if v != VERSION:
         raise UserError(f"{where}: field version is {v!r}; this asq-hw reads version "
                         f"{VERSION}")
+    if not isinstance(meta.get("tensors_sha256"), str):
+        raise UserError(f"{where}: field tensors_sha256: must be a string (hex digest), "
+                        f"not {meta.get('tensors_sha256')!r}")
 
 
 class _Checker:
@@ -608,8 +618,9 @@ def _check_json(meta: dict, tensors: dict[str, np.ndarray], ck: _Checker) -> Non
             shape = (shape[0], (shape[1] - ks) // st + 1, (shape[2] - ks) // st + 1)
             continue
         name = ck.get(op, "name", f)
-        if not isinstance(name, str) or not name or name in names or "." in name:
-            ck.fail(f"{f}.name", f"must be a unique non-empty name without '.', not {name!r}")
+        if not isinstance(name, str) or not NAME_RE.fullmatch(name) or name in names:
+            ck.fail(f"{f}.name", "must be a unique name of letters, digits, '_' and '-' "
+                                 f"(at most 64), not {name!r}")
         names.add(name)
         f = f"ops[{idx}] ({name})"
         if kind == "conv":
@@ -718,6 +729,10 @@ def _check_json(meta: dict, tensors: dict[str, np.ndarray], ck: _Checker) -> Non
             ck.fail(f"floats.{key}", f"must be {n} finite numbers, not {v!r}")
         if key in ("std", "steps") and any(x <= 0 for x in v):
             ck.fail(f"floats.{key}", "must be positive")
+        # Images are divided by std and the input step in float32: keep both representable.
+        if key in ("std", "steps") and not all(FLOAT32_TINY <= x <= FLOAT32_MAX for x in v):
+            ck.fail(f"floats.{key}", f"must be positive finite float32 numbers "
+                                     f"({FLOAT32_TINY:.3g} to {FLOAT32_MAX:.3g})")
     for key in ("float_acc", "fakequant_acc"):
         v = ck.get(fl, key, "floats")
         if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))

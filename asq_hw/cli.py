@@ -7,8 +7,14 @@ the others appear in `asq-hw --help` by name and help line alone, from `COMMANDS
 
 Errors a user can fix (bad configuration, bad input file, missing tool: `UserError`) end as
 one line on stderr, `asq-hw: error: ...`, and exit status 2; nothing half-written is left
-behind. Any other exception is a bug: its traceback is printed with a request to report it,
-exit status 1.
+behind: an output folder the command created and left empty is removed again. Any other
+exception is a bug: its traceback is printed with a request to report it, exit status 1.
+
+Ctrl-C ends a command with `asq-hw: interrupted` and status 130; SIGTERM is turned into
+the same exception (Terminated), so the same clean-up runs, and ends with status 143.
+Warnings (ours, such as a result that could not be cached, or a library's) are collected
+and printed as `asq-hw: warning: ...` lines after a command that did its job; after an
+error the error line stands alone.
 """
 
 from __future__ import annotations
@@ -17,10 +23,13 @@ import argparse
 import importlib
 import os
 import select
+import signal
 import sys
+import threading
 import traceback
+import warnings
 
-from asq_hw.errors import UserError
+from asq_hw.errors import Terminated, UserError
 
 # In data-flow order; `asq-hw --help` lists them this way, with these help lines.
 COMMANDS = {
@@ -34,6 +43,9 @@ COMMANDS = {
     "calibrate": "fit/check the estimator against synthesis",
     "sweep": "estimate a cross product of designs (CSV + Pareto plot)",
 }
+# Commands that run YoWASP tools (Yosys through Amaranth's Verilog back end, nextpnr), whose
+# WebAssembly runtime needs a writable cache folder.
+TOOL_COMMANDS = ("demo", "verilog", "sim", "synth", "sweep", "calibrate")
 
 
 def build_parser(load=tuple(COMMANDS)) -> argparse.ArgumentParser:
@@ -72,15 +84,46 @@ def _stdout_broken() -> bool:
         return False
 
 
+def _terminate(signum, frame):
+    raise Terminated()
+
+
+def _run(args) -> int:
+    """The command, with its warnings collected and printed after it succeeded, and the
+    output folders it created removed again if it fails."""
+    from asq_hw.outputs import removing_created_folders_on_failure
+
+    notes: list[str] = []
+    with warnings.catch_warnings(record=True) as caught, removing_created_folders_on_failure():
+        warnings.simplefilter("always")
+        if args.command in TOOL_COMMANDS:
+            from asq_hw.toolchain import writable_cache_home
+            note = writable_cache_home()
+            if note:
+                notes.append(note)
+        status = int(args.func(args) or 0)
+        notes += [str(w.message) for w in caught]
+    for note in dict.fromkeys(notes):
+        print(f"asq-hw: warning: {note.splitlines()[0] if note else 'warning'}",
+              file=sys.stderr)
+    return status
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         args = build_parser((_command(argv),)).parse_args(argv)
-        return int(args.func(args) or 0)
+        return _run(args)
     except UserError as exc:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         print(f"asq-hw: error: {msg}", file=sys.stderr)
         return 2
+    except Terminated:
+        print("asq-hw: interrupted (SIGTERM)", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print("asq-hw: interrupted", file=sys.stderr)
         return 130
@@ -93,6 +136,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except Exception:
         return _bug()
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _bug() -> int:

@@ -7,3 +7,7 @@ class UserError(Exception):
 
 class ToolNotFoundError(UserError):
     """A simulator or synthesis tool is not installed."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C so the same clean-up runs."""

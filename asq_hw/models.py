@@ -14,15 +14,40 @@ import dataclasses
 import torch
 from torch import nn
 
+from asq_hw.config import ABITS_RANGE, WBITS_RANGE
 from asq_hw.quant import ASQActivation, QConv2d, QLinear, make_weight_quant
+from asq_hw.quant.baselines import WEIGHT_QUANTS
 
 MODELS = ("cnn", "mlp", "resnet20")
 INPUT_BITS = 8  # the network input quantizer: signed 8-bit
 
 
+# Bounds of a buildable network: every field in range, and at most MAX_PARAMETERS weights
+# (a checkpoint is read from disk: its widths must not ask torch for tens of gigabytes).
+WIDTH_RANGE = (4, 1024)
+IN_CHANNELS_RANGE = (1, 4096)
+IN_HW_RANGE = (1, 4096)
+NUM_CLASSES_RANGE = (1, 1 << 16)
+MAX_PARAMETERS = 1 << 28
+
+
+class ConfigFieldError(ValueError):
+    """A ModelConfig field is invalid; `field` names it, the message says what is allowed."""
+
+    def __init__(self, field: str, reason: str, label: str | None = None):
+        super().__init__(f"{label or field} {reason}".strip())
+        self.field, self.reason = field, reason
+
+
+def _int_in(field: str, value, lo: int, hi: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise ConfigFieldError(field, f"must be an integer from {lo} to {hi}, not {value!r}")
+
+
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
-    """What build_model needs; stored with checkpoints so eval can rebuild the network."""
+    """What build_model needs; stored with checkpoints so eval can rebuild the network.
+    Every field is validated on construction (ConfigFieldError, a ValueError naming it)."""
 
     name: str = "cnn"
     wbits: int = 4
@@ -36,10 +61,25 @@ class ModelConfig:
 
     def __post_init__(self):
         if self.name not in MODELS:
-            raise ValueError(f"model must be one of {', '.join(MODELS)}, not {self.name!r}")
-        if isinstance(self.width, bool) or not isinstance(self.width, int) or self.width < 4:
-            raise ValueError(f"width must be an integer of at least 4, not {self.width!r}")
-        object.__setattr__(self, "in_hw", tuple(self.in_hw))
+            raise ConfigFieldError("name", f"must be one of {', '.join(MODELS)}, "
+                                           f"not {self.name!r}", label="model")
+        _int_in("wbits", self.wbits, *WBITS_RANGE)
+        _int_in("abits", self.abits, *ABITS_RANGE)
+        if self.weight_quant not in WEIGHT_QUANTS:
+            raise ConfigFieldError("weight_quant", f"must be one of "
+                                   f"{', '.join(WEIGHT_QUANTS)}, not {self.weight_quant!r}")
+        if not isinstance(self.adapter, bool):
+            raise ConfigFieldError("adapter", f"must be true or false, not {self.adapter!r}")
+        _int_in("width", self.width, *WIDTH_RANGE)
+        _int_in("in_channels", self.in_channels, *IN_CHANNELS_RANGE)
+        hw = self.in_hw
+        if not (isinstance(hw, (list, tuple)) and len(hw) == 2 and all(
+                not isinstance(v, bool) and isinstance(v, int)
+                and IN_HW_RANGE[0] <= v <= IN_HW_RANGE[1] for v in hw)):
+            raise ConfigFieldError("in_hw", f"must be [height, width], integers from "
+                                            f"{IN_HW_RANGE[0]} to {IN_HW_RANGE[1]}, not {hw!r}")
+        object.__setattr__(self, "in_hw", tuple(hw))
+        _int_in("num_classes", self.num_classes, *NUM_CLASSES_RANGE)
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -48,10 +88,12 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelConfig:
+        if not isinstance(d, dict):
+            raise ConfigFieldError("", f"must be a JSON object, not {type(d).__name__}")
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - names)
         if unknown:
-            raise ValueError(f"unknown model config field {unknown[0]!r}")
+            raise ConfigFieldError(str(unknown[0]), "is not a model config field")
         return cls(**d)
 
 
@@ -157,12 +199,30 @@ class ResNet20(nn.Module):
         return self.layers(x)
 
 
-def build_model(cfg: ModelConfig) -> nn.Module:
-    """A fresh network for `cfg` (weights from torch's current RNG state)."""
+def parameter_count(cfg: ModelConfig) -> int:
+    """Parameters and buffers of build_model(cfg), counted without allocating them."""
+    with torch.device("meta"):
+        model = _build(cfg)
+    return sum(t.numel() for t in (*model.parameters(), *model.buffers()))
+
+
+def build_model(cfg: ModelConfig, check_only: bool = False) -> nn.Module | None:
+    """A fresh network for `cfg` (weights from torch's current RNG state). ConfigFieldError
+    if the input shape does not fit the network or it would exceed MAX_PARAMETERS;
+    `check_only`: only those checks (None)."""
+    if cfg.name == "cnn" and (cfg.in_hw[0] % 4 or cfg.in_hw[1] % 4):
+        raise ConfigFieldError("in_hw", f"must be divisible by 4 for the cnn, not "
+                                        f"{list(cfg.in_hw)}")
+    n = parameter_count(cfg)
+    if n > MAX_PARAMETERS:
+        raise ConfigFieldError("width", f"{cfg.width} with input {cfg.in_channels} x "
+                               f"{cfg.in_hw[0]} x {cfg.in_hw[1]} and {cfg.num_classes} classes "
+                               f"gives {n:,} parameters, more than {MAX_PARAMETERS:,}")
+    return None if check_only else _build(cfg)
+
+
+def _build(cfg: ModelConfig) -> nn.Module:
     if cfg.name == "cnn":
-        if cfg.in_hw[0] % 4 or cfg.in_hw[1] % 4:
-            raise ValueError(f"the cnn needs input height and width divisible by 4, "
-                             f"not {cfg.in_hw}")
         return digits_cnn(cfg)
     if cfg.name == "mlp":
         return mlp(cfg)

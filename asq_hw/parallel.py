@@ -42,6 +42,9 @@ from collections.abc import Callable, Iterable
 
 def _worker_init(pids) -> None:
     os.setsid()               # own process group: stop() can signal the tools it starts
+    # A forked worker inherits the CLI's SIGTERM handler (which raises in the main program);
+    # here SIGTERM means stop(): end at once.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     pids.put(os.getpid())
 
 
@@ -78,8 +81,13 @@ class _Pool:
                 elif now - signalled[pid] > 5:
                     _signal_group(pid, signal.SIGKILL)
             # shutdown(wait=False) has let go of the executor's manager thread, which marks
-            # the futures of killed workers as failed: wait for that rather than a join.
+            # the futures of killed workers as failed: wait for that rather than a join. If
+            # that thread had already ended, a running future is never marked: once every
+            # worker is gone, there is nothing left to wait for.
             if not concurrent.futures.wait(futures, timeout=0.05).not_done:
+                break
+            if self._known and self._pids.empty() \
+                    and not any(_group_alive(pid) for pid in self._known):
                 break
         while any(_group_alive(pid) for pid in self._known) and time.monotonic() < now + 5:
             time.sleep(0.05)

@@ -79,6 +79,16 @@ def check_accumulator(cfg: PEConfig, acc_bits: int | None) -> None:
             "would overflow; refused (omit --acc-bits for the safe width, or lower --max-len)")
 
 
+def sweep_size(kinds, wbits, abits, variants, rows, lanes, targets) -> int:
+    """How many points cross_product gives for these lists, without building them: POST
+    points for every combination, baselines only at rows 1 and once per variant list."""
+    common = len(set(wbits)) * len(set(abits)) * len(set(lanes)) * len(set(targets))
+    kinds = set(kinds)
+    post = len(set(variants)) * len(set(rows)) if "post" in kinds else 0
+    base = len(kinds - {"post"}) * (1 if 1 in set(rows) else 0)
+    return common * (post + base)
+
+
 def cross_product(kinds, wbits, abits, variants, rows, lanes, targets, *, signed=False,
                   frac_bits=8, max_len=4096, acc_bits=None) -> tuple[list[SweepPoint], int]:
     """(points, skipped): every combination; baselines (int, pot) only at rows = 1 and with

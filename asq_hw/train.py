@@ -31,6 +31,7 @@ from golden.schemes import check_scheme
 
 CHECKPOINT_NAME = "checkpoint.safetensors"
 CHECKPOINT_FORMAT = "asq-hw-checkpoint"
+THREADS_RANGE = (1, 256)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,7 +69,9 @@ class TrainConfig:
         _check_int("epochs", self.epochs, 0, 10000)
         _check_int("batch_size", self.batch_size, 1, 1 << 16)
         _check_int("seed", self.seed, 0, 2**63 - 1)
-        _check_int("threads", self.threads, 1, 256)
+        _check_int("threads", self.threads, *THREADS_RANGE)
+        if self.data_dir is not None and not isinstance(self.data_dir, str):
+            raise ValueError(f"data_dir must be a folder name, not {self.data_dir!r}")
         for name in ("lr", "qat_lr"):
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
@@ -234,6 +237,9 @@ def load_checkpoint_meta(directory) -> tuple[nn.Module, nn.Module, TrainConfig, 
     from safetensors import SafetensorError
     from safetensors.torch import load
 
+    from asq_hw.jsonread import parse_json
+    from asq_hw.models import ConfigFieldError
+
     path = Path(directory) / CHECKPOINT_NAME
     if not path.is_file():
         raise UserError(f"{path}: missing (written by asq-hw train next to the artifact; "
@@ -241,21 +247,36 @@ def load_checkpoint_meta(directory) -> tuple[nn.Module, nn.Module, TrainConfig, 
     blob = path.read_bytes()
     try:
         tensors = load(blob)
-        # safetensors layout: u64 little-endian header length, JSON header.
-        header_len = int.from_bytes(blob[:8], "little")
-        header = json.loads(blob[8:8 + header_len]).get("__metadata__", {})
-        meta = json.loads(header.get("asq_hw", "{}"))
-    except (SafetensorError, ValueError, json.JSONDecodeError) as exc:
+    except (SafetensorError, ValueError) as exc:
         raise UserError(f"{path}: not a safetensors checkpoint "
                         f"({str(exc).splitlines()[0]})") from None
-    if meta.get("format") != CHECKPOINT_FORMAT or meta.get("version") != 1:
+    # safetensors layout: u64 little-endian header length, JSON header (already checked by
+    # load above); our metadata is one JSON string in it.
+    header_len = int.from_bytes(blob[:8], "little")
+    header = parse_json(blob[8:8 + header_len], f"{path}: header")
+    meta_text = header.get("__metadata__", {}).get("asq_hw") \
+        if isinstance(header.get("__metadata__"), dict) else None
+    if not isinstance(meta_text, str):
+        raise UserError(f"{path}: not an asq-hw checkpoint (no asq_hw metadata)")
+    meta = parse_json(meta_text, str(path))
+    if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT \
+            or meta.get("version") != 1:
+        got = (meta.get("format"), meta.get("version")) if isinstance(meta, dict) else (meta,)
         raise UserError(f"{path}: field format/version must be {CHECKPOINT_FORMAT!r} "
-                        f"version 1, not {meta.get('format')!r} {meta.get('version')!r}")
+                        f"version 1, not {' '.join(repr(g) for g in got)}")
     try:
-        mcfg = ModelConfig.from_dict(meta["model_config"])
-        tcfg = TrainConfig(**meta["train_config"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise UserError(f"{path}: field model_config/train_config: {exc}") from None
+        mcfg = ModelConfig.from_dict(meta.get("model_config"))
+        build_model(mcfg, check_only=True)
+    except ConfigFieldError as exc:
+        field = f"model_config.{exc.field}" if exc.field else "model_config"
+        raise UserError(f"{path}: field {field}: {exc.reason}") from None
+    tcfg_dict = meta.get("train_config")
+    if not isinstance(tcfg_dict, dict):
+        raise UserError(f"{path}: field train_config: must be a JSON object")
+    try:
+        tcfg = TrainConfig(**tcfg_dict)
+    except (TypeError, ValueError) as exc:
+        raise UserError(f"{path}: field train_config: {exc}") from None
     models = []
     for prefix, quant in (("float.", False), ("qat.", True)):
         m = build_model(mcfg)

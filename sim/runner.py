@@ -104,10 +104,20 @@ def build(cfg: PEConfig, sim: str | None = None, *, kind: str = "post", root=Non
     key = hashlib.sha256(f"{sim}\n{waves}\n{text}".encode()).hexdigest()[:16]
     bdir = build_root(root) / "sim" / f"{top}-{sim}-{key}"
     verilog = bdir / f"{top}.v"
-    with file_lock(bdir.parent / f".{bdir.name}.lock"):
+    try:
+        lock = file_lock(bdir.parent / f".{bdir.name}.lock")
         bdir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SimulationError(f"build folder {bdir.parent} is not writable: "
+                              f"{exc.strerror or type(exc).__name__}") from None
+    with lock:
         stamp = bdir / _STAMP
-        if not (stamp.is_file() and stamp.read_text() == key):
+        if not _build_intact(bdir, stamp, key):
+            stamp.unlink(missing_ok=True)
+            # A damaged binary can be newer than its objects: make would keep it. Remove the
+            # products so the build links them again.
+            for p in _product_files(bdir):
+                p.unlink()
             for name, content in ((verilog, text), (bdir / f"{top}.json", manifest_text(man))):
                 write_text(name, content)
             runner = get_runner(sim)
@@ -120,8 +130,35 @@ def build(cfg: PEConfig, sim: str | None = None, *, kind: str = "post", root=Non
             except (RuntimeError, SystemExit) as exc:
                 raise SimulationError(f"{sim} build of {top} failed ({exc}); see {log}:\n"
                                       f"{log_tail(log)}") from None
-            stamp.write_text(key)
+            write_text(stamp, json.dumps({"key": key, "products": _products(bdir)}))
     return Build(cfg, sim, kind, bdir, verilog, man, waves)
+
+
+def _product_files(bdir: Path) -> list[Path]:
+    """What the simulator runs from a build folder: its executables (Verilator's model
+    binary) and compiled Icarus designs (*.vvp)."""
+    return [p for p in sorted(bdir.iterdir())
+            if p.is_file() and (p.suffix == ".vvp" or os.access(p, os.X_OK))]
+
+
+def _products(bdir: Path) -> dict[str, str]:
+    """SHA-256 of each of the build folder's products (_product_files)."""
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in _product_files(bdir)}
+
+
+def _build_intact(bdir: Path, stamp: Path, key: str) -> bool:
+    """True if `bdir` holds a finished build of `key` whose products are unchanged since
+    (a truncated or deleted binary, an interrupted copy, means building again)."""
+    try:
+        rec = json.loads(stamp.read_text())
+    except (OSError, ValueError):
+        return False
+    if not isinstance(rec, dict) or rec.get("key") != key or not rec.get("products"):
+        return False
+    try:
+        return _products(bdir) == rec["products"]
+    except OSError:
+        return False
 
 
 def run_dir_of(b: Build) -> Path:

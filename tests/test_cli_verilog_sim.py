@@ -72,7 +72,7 @@ def test_sim_pe_names_a_missing_simulator(monkeypatch, capsys):
 
 def test_sim_pe_rejects_bad_vectors_and_config(capsys):
     assert main(["sim", "pe", "--vectors", "0", "--sim", "icarus"]) == 2
-    assert "vectors must be a positive integer, not 0" in capsys.readouterr().err
+    assert "vectors must be an integer from 1 to 1000000, not 0" in capsys.readouterr().err
     assert main(["sim", "pe", "--frac-bits", "17"]) == 2
     assert "frac_bits must be an integer from 1 to 16, not 17" in capsys.readouterr().err
 

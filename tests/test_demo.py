@@ -94,7 +94,7 @@ def test_training_cache(tmp_path):
 def quick_run(tmp_path_factory):
     """One quick demo, synthesis included; (out folder, summary, stdout)."""
     if not have_simulator("icarus"):
-        pytest.skip("Icarus Verilog not installed")
+        pytest.skip("Icarus Verilog not installed (apt-get install iverilog)")
     out = tmp_path_factory.mktemp("demo")
     import contextlib
     import io

@@ -80,7 +80,8 @@ def test_model_layers_are_named_as_sim_model_names_them(capsys):
 def test_model_bad_clock(capsys):
     code, _, err = run(capsys, "estimate", "model", str(trained_cnn()), "--rows", "2",
                        "--lanes", "2", "--clock-mhz", "-5")
-    assert code == 2 and err == "asq-hw: error: clock_mhz must be a positive number, not -5.0\n"
+    assert code == 2 and err == ("asq-hw: error: clock_mhz must be a number from 0.001 to "
+                                 "1e+06 (MHz), not -5.0\n")
 
 
 @pytest.mark.synth

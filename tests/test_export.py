@@ -210,6 +210,8 @@ def test_wrong_version_and_format(art, tmp_path):
      "ops[5] (conv2).act_in.adapter_exp: must be 2 integers from 0 to 15"),
     (lambda m: m["ops"][0]["requant"]["dual"].update(shift=0), None,
      "field ops[0] (conv0).requant.dual.shift: must be an integer from 1 to 54, not 0"),
+    (lambda m: m["floats"]["steps"].__setitem__(1, 1e-300), None,
+     "field floats.steps: must be positive finite float32 numbers (1.18e-38 to 3.4e+38)"),
     (lambda m: m.update(wbits=9), None, "model.json: field wbits: must be an integer from 2"),
     (lambda m: m.update(colour="red"), None, "model.json: field colour: unknown field"),
     (lambda m: m["ops"].pop(), None, "model.json: field ops: must end with a compute op"),

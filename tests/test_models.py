@@ -52,7 +52,8 @@ def test_model_config_checks_and_round_trips():
     with pytest.raises(ValueError, match=r"^model must be one of cnn, mlp, resnet20, "
                                          r"not 'vgg'$"):
         ModelConfig(name="vgg")
-    with pytest.raises(ValueError, match=r"^width must be an integer of at least 4"):
+    with pytest.raises(ValueError, match=r"^width must be an integer from 4 to 1024, not 2$"):
         ModelConfig(width=2)
-    with pytest.raises(ValueError, match=r"^the cnn needs input height and width divisible"):
+    with pytest.raises(ValueError,
+                       match=r"^in_hw must be divisible by 4 for the cnn, not \[10, 10\]$"):
         build_model(ModelConfig(in_hw=(10, 10)))

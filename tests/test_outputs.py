@@ -28,7 +28,7 @@ def test_failure_during_write_keeps_old_file_and_removes_temp(tmp_path, monkeypa
     def boom(src, dst):
         raise OSError(28, "No space left on device")
     monkeypatch.setattr(os, "replace", boom)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(outputs.OutputError, match=f"^cannot write {p}: No space left"):
         outputs.write_text(p, "new")
     assert p.read_text() == "old"
     assert outputs.leftovers(tmp_path) == []

@@ -6,7 +6,10 @@ import pytest
 from asq_hw.designs import PNR_TARGETS
 from asq_hw.synth.wrapper import WRAPPER_TOP, verilog_id, wrap, wrapper_flops
 from asq_hw.synth.yosys import synth_counts
-from asq_hw.toolchain import find_simulator
+from asq_hw.toolchain import find_simulator, have_simulator
+
+needs_icarus = pytest.mark.skipif(not have_simulator("icarus"),
+                                  reason="Icarus Verilog not installed (apt-get install iverilog)")
 
 # Inputs in an escaped name, a plain one and a bus; a combinational and a registered output.
 DUT = r"""
@@ -56,6 +59,7 @@ def reference(din_bits):
 
 
 @pytest.mark.rtl
+@needs_icarus
 def test_wrapper_drives_every_input_and_reaches_every_output(tmp_path):
     (tmp_path / "dut.v").write_text(DUT)
     (tmp_path / "wrap.v").write_text(wrap("dut", DUT_PORTS))

@@ -63,7 +63,7 @@ def _run(args, cfg, kind: str, rows: int | None) -> int:
 
     e = estimate(cfg, args.target, kind=kind, rows=rows)
     if args.json:
-        print(json.dumps(e.to_dict()))
+        print(json.dumps(e.to_dict(), allow_nan=False))
         return 0
     print(format_estimate(e))
     return 0
@@ -122,7 +122,7 @@ def run_model(args) -> int:
     r = checked(estimate_network, art, args.rows, args.lanes, args.clock_mhz, args.variant,
                 args.frac_bits, args.images)
     if args.json:
-        print(json.dumps(r))
+        print(json.dumps(r, allow_nan=False))
         return 0
     cfg = r["config"]
     print(f"post_array {args.rows}x{args.lanes} ({args.variant}, wbits {cfg['wbits']}, abits "

@@ -40,7 +40,7 @@ def run(args) -> int:
     check_int("threads", args.threads, 1, 256)
     r = evaluate(args.dir, args.variant, args.frac_bits, args.data_dir, args.threads)
     if args.json:
-        print(json.dumps(r))
+        print(json.dumps(r, allow_nan=False))
         return 0
     m = load_artifact(args.dir)
     f = m.frac_bits if args.frac_bits is None else args.frac_bits

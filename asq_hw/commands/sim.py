@@ -53,13 +53,15 @@ def _register_pe(targets) -> None:
     p.set_defaults(func=run_pe)
 
 
+# Random dot products per run: a million take minutes to simulate; more only exhaust memory.
+MAX_VECTORS = 1_000_000
+
+
 def pe_phases(cfg, vectors: int, seed: int, export=None) -> list[dict]:
     """The phases `sim pe` runs (see the module docstring)."""
-    from asq_hw.errors import UserError
     from sim.workloads import export_folder, export_layer
 
-    if vectors < 1:
-        raise UserError(f"vectors must be a positive integer, not {vectors}")
+    check_int("vectors", vectors, 1, MAX_VECTORS)   # each is a stored stimulus
     check_int("seed", seed, 0, 2**63 - 2)          # the network phase uses seed + 1
     folder = export_folder(export)
     if folder is not None:
@@ -221,7 +223,7 @@ def run_model(args) -> int:
     fq, fq_note = fakequant_preds(args.dir, x)
     rep = model_report(r, sim, args.variant, fq, fq_note)
     if args.json:
-        print(json.dumps(rep))
+        print(json.dumps(rep, allow_nan=False))
         return 0 if r.ok else 1
     cfg = r.config
     print(f"post_array {r.rows}x{r.lanes} ({args.variant}, wbits {cfg['wbits']}, abits "

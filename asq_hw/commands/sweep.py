@@ -21,6 +21,10 @@ from asq_hw.cluster import HELP
 from asq_hw.commands.args import CommaList, check_int, checked
 from asq_hw.config import VARIANTS
 
+# Above this many configurations a sweep runs for minutes: refused unless --max-points says
+# the user means it (the estimator does a few hundred per second and job).
+MAX_POINTS = 100_000
+
 
 def register(sub, help: str) -> None:
     from asq_hw.designs import DESIGN_KINDS as KINDS
@@ -49,6 +53,9 @@ def register(sub, help: str) -> None:
     p.add_argument("--cluster", default=None, metavar="ADDRESS", help=HELP)
     p.add_argument("--jobs", type=int, default=None, metavar="J",
                    help="worker processes (default: the CPU count)")
+    p.add_argument("--max-points", type=int, default=MAX_POINTS, metavar="N",
+                   help=f"refuse a cross product of more than N configurations "
+                        f"(default {MAX_POINTS:,})")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(func=run)
@@ -56,12 +63,15 @@ def register(sub, help: str) -> None:
 
 def run(args) -> int:
     from asq_hw.cluster import session
+    from asq_hw.errors import UserError
+    from asq_hw.outputs import ensure_writable
     from asq_hw.progress import Progress
     from asq_hw.sweep import (
         CSV_NAME,
         PLOT_NAME,
         cross_product,
         run_sweep,
+        sweep_size,
         sweep_tools,
         worker_facts,
     )
@@ -69,17 +79,30 @@ def run(args) -> int:
     jobs = args.jobs if args.jobs is not None else (os.cpu_count() or 1)
     check_int("jobs", jobs, 1, 256)
     check_int("synth", args.synth, 0, 100000)
+    check_int("max-points", args.max_points, 1, 10**9)
+    lists = (args.kind, args.wbits, args.abits, args.variant, args.rows, args.lanes,
+             args.target)
+    n = sweep_size(*lists)             # from the flags alone: nothing built yet
+    if n == 0:
+        raise UserError("the sweep has no configuration (baselines exist only for rows 1)")
+    if n > args.max_points:
+        raise UserError(f"the sweep has {n:,} configurations, more than --max-points "
+                        f"{args.max_points:,}: narrow the lists, or pass --max-points {n} "
+                        "to run it anyway")
     # cross_product validates every combination (PEConfig, rows) before any work.
     points, skipped = checked(
-        cross_product, args.kind, args.wbits, args.abits, args.variant, args.rows, args.lanes,
-        args.target, signed=args.signed, frac_bits=args.frac_bits, max_len=args.max_len,
-        acc_bits=args.acc_bits)
+        cross_product, *lists, signed=args.signed, frac_bits=args.frac_bits,
+        max_len=args.max_len, acc_bits=args.acc_bits)
+    ensure_writable(args.out)          # a bad --out fails before the size is announced
     check = functools.partial(worker_facts, sweep_tools(points, args.synth))
     with session(args.cluster, check) as executor:
-        rows, times = run_sweep(points, args.out, synth=args.synth, jobs=jobs,
-                                progress=Progress(not args.quiet), executor=executor)
         where = (f"{jobs} jobs" if executor is None else
                  f"cluster {executor.address} ({executor.workers} workers)")
+        if not args.quiet:             # the size first, before minutes of work
+            print(f"sweep: {n:,} configuration{'s' if n != 1 else ''}, "
+                  f"{min(args.synth, n)} synthesised, {where}", file=sys.stderr, flush=True)
+        rows, times = run_sweep(points, args.out, synth=args.synth, jobs=jobs,
+                                progress=Progress(not args.quiet), executor=executor)
     front = [r for r in rows if r["pareto"]]
     print(f"{len(rows)} configurations estimated"
           f"{f' ({skipped} baseline configurations with rows > 1 skipped)' if skipped else ''}, "

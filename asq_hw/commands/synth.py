@@ -73,7 +73,8 @@ def _synth_and_print(args, cfg, text: str, top: str, extra: dict, label: str) ->
 
     r = synthesize(text, top, args.target, fmax=not args.no_fmax, use_cache=not args.no_cache)
     if args.json:
-        print(json.dumps({**r.to_dict(), **extra, "config": cfg.to_dict()}))
+        print(json.dumps({**r.to_dict(), **extra, "config": cfg.to_dict()},
+                         allow_nan=False))
     else:
         print(format_result(r, label))
     return 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 from asq_hw.commands.args import Choice, check_int, checked
 from asq_hw.config import DEFAULT_FRAC_BITS
@@ -73,31 +74,37 @@ def run(args) -> int:
     if cfg.model == "resnet20" and not args.no_export:
         raise UserError("resnet20 has residual adds, which the integer export and golden "
                         "network do not support yet; pass --no-export to train it anyway")
-    from asq_hw.outputs import ensure_writable
-    ensure_writable(args.out)        # a read-only --out fails now, not after training
-    data = load_dataset(cfg.dataset, cfg.data_dir)
-    t0 = time.perf_counter()
-    result = train(cfg, data, progress=not args.quiet)
-    seconds = time.perf_counter() - t0
-    print(f"{cfg.dataset}: {data.x_train.shape[0]} train / {data.x_test.shape[0]} test images, "
-          f"{cfg.model} W{cfg.wbits}A{cfg.abits} {cfg.weight_quant}"
-          f"{'' if cfg.adapter else ' (no adapter)'}, seed {cfg.seed}, {seconds:.1f} s")
-    print(f"  float accuracy       {100 * result.float_acc:6.2f} %")
-    print(f"  fake-quant accuracy  {100 * result.fakequant_acc:6.2f} %")
-    sha = None
+    from asq_hw.outputs import staged_folder
+    from asq_hw.train import CHECKPOINT_NAME
+    names = ("model.json", "model.safetensors", CHECKPOINT_NAME)
+    # All three files are written into a new folder that replaces --out in one step when
+    # they are complete (a failure or a signal leaves the old folder as it was); a bad
+    # --out fails here, before training.
+    with staged_folder(args.out, names) as stage:
+        data = load_dataset(cfg.dataset, cfg.data_dir)
+        t0 = time.perf_counter()
+        result = train(cfg, data, progress=not args.quiet)
+        seconds = time.perf_counter() - t0
+        print(f"{cfg.dataset}: {data.x_train.shape[0]} train / {data.x_test.shape[0]} test "
+              f"images, {cfg.model} W{cfg.wbits}A{cfg.abits} {cfg.weight_quant}"
+              f"{'' if cfg.adapter else ' (no adapter)'}, seed {cfg.seed}, {seconds:.1f} s")
+        print(f"  float accuracy       {100 * result.float_acc:6.2f} %")
+        print(f"  fake-quant accuracy  {100 * result.fakequant_acc:6.2f} %")
+        sha = None
+        if not args.no_export:
+            provenance = {"model": cfg.model, "width": cfg.width, "adapter": cfg.adapter,
+                          "seed": cfg.seed, "float_epochs": cfg.float_epochs,
+                          "epochs": cfg.epochs}
+            # export_model refuses weights it cannot quantize (NaN, inf) with a ValueError
+            # naming the layer: the training run's settings are the user's to change.
+            art = checked(export_model, result.qat_model, data, frac_bits=args.frac_bits,
+                          provenance=provenance, float_acc=result.float_acc,
+                          fakequant_acc=result.fakequant_acc)
+            save_artifact(art, stage)
+            sha = load_artifact(stage).tensors_sha256
+        save_checkpoint(result, data, stage, artifact_sha256=sha)
     if not args.no_export:
-        provenance = {"model": cfg.model, "width": cfg.width, "adapter": cfg.adapter,
-                      "seed": cfg.seed, "float_epochs": cfg.float_epochs,
-                      "epochs": cfg.epochs}
-        # export_model refuses weights it cannot quantize (NaN, inf) with a ValueError
-        # naming the layer: the training run's settings are the user's to change.
-        art = checked(export_model, result.qat_model, data, frac_bits=args.frac_bits,
-                      provenance=provenance, float_acc=result.float_acc,
-                      fakequant_acc=result.fakequant_acc)
-        save_artifact(art, args.out)
-        sha = load_artifact(args.out).tensors_sha256
         print(f"  artifact   {args.out}/model.json + model.safetensors")
-    path = save_checkpoint(result, data, args.out, artifact_sha256=sha)
-    print(f"  checkpoint {path}")
+    print(f"  checkpoint {Path(args.out) / CHECKPOINT_NAME}")
     sys.stdout.flush()
     return 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from asq_hw.commands.args import Choice, check_rows, checked, output_errors
 from asq_hw.config import VARIANTS, PEConfig
+from asq_hw.errors import UserError
 
 
 def add_pe_args(p) -> None:
@@ -48,7 +49,12 @@ def add_design_command(sub, name: str, help: str, doc: str, registrars,
 
 
 def pe_config(args) -> PEConfig:
-    """The PEConfig of the flags; UserError (one line naming the field) if invalid."""
+    """The PEConfig of the flags; UserError (one line naming the field) if invalid. An
+    --acc-bits with a baseline --kind is refused: those PEs size their own accumulator."""
+    kind = getattr(args, "kind", "post")
+    if kind != "post" and args.acc_bits is not None:
+        raise UserError(f"acc-bits {args.acc_bits}: applies to --kind post only; the {kind} "
+                        "baseline PE sizes its own accumulator for --max-len (omit --acc-bits)")
     return checked(PEConfig, wbits=args.wbits, abits=args.abits, act_signed=args.signed,
                    variant=args.variant, frac_bits=args.frac_bits, lanes=args.lanes,
                    max_len=args.max_len, acc_bits=args.acc_bits)
@@ -70,9 +76,11 @@ def _register_pe(targets) -> None:
 
 
 def run_pe(args) -> int:
+    from asq_hw.outputs import ensure_writable
     from hw.gen import write_pe
 
     cfg = pe_config(args)                      # fails here, before any file is touched
+    ensure_writable(args.out)
     with output_errors():
         v, j, man = write_pe(cfg, args.out, args.kind)
     acc = man.get("acc_bits", cfg.acc_bits)
@@ -95,10 +103,12 @@ def _register_array(targets) -> None:
 
 
 def run_array(args) -> int:
+    from asq_hw.outputs import ensure_writable
     from hw.gen_array import write_array
 
     cfg = pe_config(args)                      # fails here, before any file is touched
     check_rows(args.rows)
+    ensure_writable(args.out)
     with output_errors():
         v, j, man = write_array(cfg, args.rows, args.out)
     print(f"wrote {v} and {j}: top {man['top']}, {man['rows']} rows x {man['lanes']} lanes, "

@@ -27,6 +27,9 @@ import math
 from asq_hw import mapper
 from asq_hw.estimate.model import BRAM_RULES, TARGETS
 
+# 1 kHz to 1 THz: every figure derived from the clock stays a finite float.
+CLOCK_MHZ_RANGE = (1e-3, 1e6)
+
 
 @dataclasses.dataclass(frozen=True)
 class LayerEstimate:
@@ -65,9 +68,11 @@ def estimate_network(artifact, rows: int, lanes: int, clock_mhz: float,
                      images: int = 1) -> dict:
     """The network figures of the module docstring for `images` images at `clock_mhz`;
     `cycles` and each layer's `cycles` count all images, as `asq-hw sim model` does."""
-    if not (isinstance(clock_mhz, (int, float)) and math.isfinite(clock_mhz)
-            and clock_mhz > 0):
-        raise ValueError(f"clock_mhz must be a positive number, not {clock_mhz!r}")
+    lo, hi = CLOCK_MHZ_RANGE
+    if isinstance(clock_mhz, bool) or not isinstance(clock_mhz, (int, float)) \
+            or not lo <= clock_mhz <= hi:            # NaN fails both comparisons
+        raise ValueError(f"clock_mhz must be a number from {lo:g} to {hi:g} (MHz), "
+                         f"not {clock_mhz!r}")
     from asq_hw.config import _check_int
     _check_int("images", images, 1, 1 << 40)
     cfg = mapper.array_config(artifact, variant, lanes, frac_bits)

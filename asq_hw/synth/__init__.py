@@ -99,7 +99,8 @@ def synthesize(design: str | os.PathLike, top: str, target: str, *,
 
     syn, hit = cache.cached(
         {**base, "stage": "counts", "target": target, "script": synth_script(top, target)},
-        lambda: _raw_counts(verilog, top, target, timeout_s), use_cache=use_cache)
+        lambda: _raw_counts(verilog, top, target, timeout_s), use_cache=use_cache,
+        valid=_valid_counts)
     hits += ["counts"] if hit else []
     counts = count_resources(syn["cells"], target)
     seconds = {"synth": syn["seconds"]}
@@ -108,7 +109,8 @@ def synthesize(design: str | os.PathLike, top: str, target: str, *,
     if transistors:
         cm, hit = cache.cached(
             {**base, "stage": "cmos", "script": cmos_script(top)},
-            lambda: run_cmos(verilog, top, timeout_s=timeout_s), use_cache=use_cache)
+            lambda: run_cmos(verilog, top, timeout_s=timeout_s), use_cache=use_cache,
+            valid=_valid_cmos)
         hits += ["cmos"] if hit else []
         n_transistors = parse_cmos_stat(cm["stat"])[0]
         seconds["cmos"] = cm["seconds"]
@@ -129,7 +131,8 @@ def synthesize(design: str | os.PathLike, top: str, target: str, *,
                            for n, a, c in DEVICES[target]]}
         pnr, hit = cache.cached(
             key, lambda: measure_fmax(verilog, top, target, ports, clocks=clocks, seed=seed,
-                                      timeout_s=timeout_s), use_cache=use_cache)
+                                      timeout_s=timeout_s), use_cache=use_cache,
+            valid=_valid_pnr)
         hits += ["pnr"] if hit else []
         seconds["pnr_synth"] = pnr["synth_seconds"]
         seconds["pnr"] = pnr["pnr_seconds"]
@@ -158,10 +161,54 @@ def stock_ecp5_luts(design: str | os.PathLike, top: str, *, use_cache: bool = Tr
         except SynthError as e:
             return {"cells": None, "error": str(e).splitlines()[0]}
 
-    value, _ = cache.cached(key, compute, use_cache=use_cache)
+    value, _ = cache.cached(key, compute, use_cache=use_cache, valid=_valid_stock)
     if value["cells"] is None:
         return {"lut": None, "error": value["error"]}
     return {"lut": count_resources(value["cells"], "ecp5")["lut"], "error": None}
+
+
+# The shapes of the cached values, checked on every cache hit: an entry that does not have
+# its stage's shape (hand-edited, from a buggy version) is recomputed, never used.
+
+def _count(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def _number(v, none: bool = False) -> bool:
+    return (v is None and none) or (isinstance(v, (int, float)) and not isinstance(v, bool)
+                                    and v >= 0)
+
+
+def _cells(v) -> bool:
+    return isinstance(v, dict) and all(isinstance(k, str) and _count(n) for k, n in v.items())
+
+
+def _valid_counts(v) -> bool:
+    return (isinstance(v, dict) and _cells(v.get("cells")) and _number(v.get("seconds"))
+            and isinstance(v.get("ports"), list)
+            and all(isinstance(p, list) and len(p) == 3 and isinstance(p[0], str)
+                    and isinstance(p[1], str) and _count(p[2]) for p in v["ports"]))
+
+
+def _valid_stock(v) -> bool:
+    return isinstance(v, dict) and (
+        (_cells(v.get("cells")) and v.get("error") is None)
+        or (v.get("cells") is None and isinstance(v.get("error"), str)))
+
+
+def _valid_cmos(v) -> bool:
+    stat = v.get("stat") if isinstance(v, dict) else None
+    return (isinstance(stat, dict) and _cells(stat.get("num_cells_by_type"))
+            and isinstance(stat.get("estimated_num_transistors", "0"), (str, int))
+            and _number(v.get("seconds")))
+
+
+def _valid_pnr(v) -> bool:
+    return (isinstance(v, dict) and _number(v.get("fmax_mhz"), none=True)
+            and _number(v.get("freq_mhz"), none=True) and _number(v.get("synth_seconds"))
+            and _number(v.get("pnr_seconds"))
+            and all(v.get(k) is None or isinstance(v.get(k), str) for k in ("device", "note"))
+            and (v.get("seed") is None or _count(v.get("seed"))))
 
 
 def _design_key(verilog: str, top: str) -> dict:
