@@ -36,8 +36,10 @@ test-fast: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m asq_hw.bench
 
+# Ruff, then the import contracts of pyproject.toml (layers, no cycles, no torch below).
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 clean:
 	rm -rf build .pytest_cache sim_build

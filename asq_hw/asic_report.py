@@ -16,13 +16,13 @@ OUT/img/asic_pe.png and OUT/asic.json (every figure, for the energy model).
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
 import itertools
 import sys
 import time
 from pathlib import Path
 
 from asq_hw.errors import UserError
+from asq_hw.parallel import pmap
 
 KINDS = (("POST-lut", "post", "lut"), ("POST-dual", "post", "dual"), ("POT", "pot", "lut"),
          ("INT", "int", "lut"))
@@ -53,16 +53,16 @@ def train_models(models: Path, wbits, abits, log=print) -> dict:
 def measure_point(label: str, scheme: str, variant: str, wbits: int, abits: int,
                   folder: str, beats: int) -> dict:
     """One PE's figures (runs in a worker process)."""
+    from asq_hw.artifact import load_artifact
     from asq_hw.config import PEConfig
     from asq_hw.data import load_dataset
-    from asq_hw.export import load_artifact
     from asq_hw.synth import PowerJob, synthesize_asic
     from asq_hw.synth.activity import workload_stimulus
     from hw.gen import generate_pe
 
     t0 = time.perf_counter()
     art = load_artifact(folder)
-    max_len = max(lay["fan_in"] for lay in art.compute_layers())
+    max_len = max(lay.fan_in for lay in art.compute_layers())
     cfg = PEConfig(wbits=wbits, abits=abits, variant=variant, lanes=LANES, max_len=max_len)
     images = load_dataset("digits").x_test.numpy()[:IMAGES]
     stim = workload_stimulus(art, images, cfg, scheme, rows=1, beats=beats)
@@ -80,6 +80,10 @@ def measure_point(label: str, scheme: str, variant: str, wbits: int, abits: int,
             "wall_s": time.perf_counter() - t0, "model": folder}
 
 
+def _measure_task(task: tuple) -> dict:
+    return measure_point(*task)
+
+
 def run(out: Path, models: Path, wbits, abits, beats: int, jobs: int, log=print) -> dict:
     from asq_hw.outputs import ensure_writable, write_json, write_text
     from asq_hw.synth.liberty import missing
@@ -94,20 +98,16 @@ def run(out: Path, models: Path, wbits, abits, beats: int, jobs: int, log=print)
     train_s = time.perf_counter() - t0
     tasks = [(label, scheme, variant, w, a, str(model_dir(models, scheme, w, a)), beats)
              for a, w, (label, scheme, variant) in itertools.product(abits, wbits, KINDS)]
-    points = []
     t1 = time.perf_counter()
-    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs) as pool:
-        futs = [pool.submit(measure_point, *t) for t in tasks]
-        for f in concurrent.futures.as_completed(futs):
-            p = f.result()
-            p["fakequant_acc"] = recs[(p["scheme"], p["wbits"], p["abits"])]["fakequant_acc"]
-            log(f"{p['label']} W{p['wbits']}A{p['abits']}: {p['area_um2']:,.0f} um^2, "
-                f"{p['fmax_mhz']:.0f} MHz, {p['energy_pj_per_mac']:.2f} pJ/MAC "
-                f"({p['wall_s']:.0f} s{', cached' if p['cached'] else ''})")
-            points.append(p)
-    order = {t[:5]: i for i, t in enumerate(tasks)}
-    points.sort(key=lambda p: order[(p["label"], p["scheme"], p["variant"], p["wbits"],
-                                     p["abits"])])
+
+    def arrived(_, p):
+        log(f"{p['label']} W{p['wbits']}A{p['abits']}: {p['area_um2']:,.0f} um^2, "
+            f"{p['fmax_mhz']:.0f} MHz, {p['energy_pj_per_mac']:.2f} pJ/MAC "
+            f"({p['wall_s']:.0f} s{', cached' if p['cached'] else ''})")
+
+    points = pmap(_measure_task, tasks, jobs, on_result=arrived)
+    for p in points:
+        p["fakequant_acc"] = recs[(p["scheme"], p["wbits"], p["abits"])]["fakequant_acc"]
     summary = {"points": points, "lanes": LANES, "images": IMAGES, "beats": beats,
                "train_s": train_s, "measure_s": time.perf_counter() - t1, "jobs": jobs}
     write_json(out / "asic.json", summary)

@@ -7,6 +7,15 @@ import math
 
 VARIANTS = ("lut", "dual")
 
+# Facts shared by training, export, golden and the tools (one definition of each).
+# Weight schemes, all on the spec's sign-magnitude code layout: POST and the power-of-two
+# and uniform integer baselines (golden.schemes holds their levels).
+SCHEMES = ("post", "pot", "int")
+# The ASQ adapter's beta is clamped to at least this, in training and on the host.
+MIN_BETA = 1e-8
+# The default fraction bits F of the lut variant in an exported artifact.
+DEFAULT_FRAC_BITS = 8
+
 # Bounds of the contract (spec sections 1-4). MAX_LEN keeps the widest safe accumulator
 # (abits 8 + F 16 + J 15 + log2(max_len) + 1) within the golden model's int64.
 WBITS_RANGE = (2, 6)
@@ -51,7 +60,7 @@ class PEConfig:
     abits: int = 4
     act_signed: bool = False
     variant: str = "lut"
-    frac_bits: int = 8
+    frac_bits: int = DEFAULT_FRAC_BITS
     lanes: int = 1
     max_len: int = 4096
     acc_bits: int | None = None
@@ -120,3 +129,8 @@ class PEConfig:
         if "acc_bits" not in changes:
             changes["acc_bits"] = None
         return dataclasses.replace(self, **changes)
+
+
+# Array rows P (hw/array.PostArray): replicated cores; the bound only keeps a typo from
+# elaborating for minutes.
+ROWS_RANGE = (1, 1024)

@@ -6,9 +6,9 @@ Steps (each with a progress bar on stderr; see asq_hw/progress.py):
 1. train the digits CNN, W4A4 POST weights + ASQ activations (asq_hw.train), export the
    integer artifact (asq_hw.export) and the checkpoint into OUT/models/main;
 2. evaluate it on the whole test split: float, fake-quant, golden lut and golden dual
-   (asq_hw.commands.eval.evaluate);
+   (asq_hw.evaluation.evaluate);
 3. write the P x Q array's Verilog (hw.gen_array) into OUT/rtl; start its synthesis and place
-   and route for the target FPGA in a background process (asq_hw.jobs, asq_hw.synth);
+   and route for the target FPGA in a background process (asq_hw.parallel, asq_hw.synth);
 4. co-simulate the network on the RTL array (sim.netrun) on the first K test images:
    every accumulator against golden, predictions against golden and fake-quant;
 5. the weight-bits sweep: short trainings for every (weight quantizer, wbits) at the same
@@ -35,15 +35,17 @@ from pathlib import Path
 
 import numpy as np
 
+from asq_hw.config import SCHEMES as QUANTS
 from asq_hw.config import VARIANTS, _check_int
+from asq_hw.designs import PNR_TARGETS, RESOURCE_KEYS, TARGETS
 from asq_hw.errors import UserError
 from asq_hw.outputs import ensure_writable, write_json
+from asq_hw.parallel import Background
 from asq_hw.sweep import estimate_point
 
 CACHE_NAME = "demo-cache.json"
 SCHEMA = "asq-hw-demo-summary"
 SCHEMA_VERSION = 1
-QUANTS = ("post", "pot", "int")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,8 +79,7 @@ class DemoConfig:
     fresh: bool = False
 
     def __post_init__(self):
-        from asq_hw.mapper import ROWS_RANGE
-        from asq_hw.synth import TARGETS
+        from asq_hw.config import ROWS_RANGE
         from asq_hw.train import TrainConfig
 
         for name in ("wbits", "abits", "width", "float_epochs", "epochs", "seed"):
@@ -126,7 +127,8 @@ class DemoConfig:
 
 # The sources that decide a trained model's weights and its artifact.
 _TRAIN_SOURCES = ("asq_hw/train.py", "asq_hw/models.py", "asq_hw/data.py", "asq_hw/export.py",
-                  "asq_hw/quant", "golden/codes.py", "golden/layers.py")
+                  "asq_hw/artifact.py", "asq_hw/quant", "golden/schemes.py", "golden/codes.py",
+                  "golden/arith.py", "golden/requant.py")
 
 
 def train_fingerprint() -> str:
@@ -149,7 +151,7 @@ def _cache_record(tcfg) -> dict:
 
 def cached_model(folder: Path) -> dict | None:
     """The cache record of a model folder if it is complete and loads, else None."""
-    from asq_hw.export import load_artifact
+    from asq_hw.artifact import load_artifact
     from asq_hw.train import CHECKPOINT_NAME
     try:
         rec = json.loads((folder / CACHE_NAME).read_text())
@@ -163,7 +165,8 @@ def train_cached(tcfg, folder, data, fresh: bool = False, progress: bool = False
     """Train `tcfg` into `folder` (artifact + checkpoint) unless the folder already holds
     that model from the same training code. Returns the cache record: train_config,
     fingerprint, float_acc, fakequant_acc, train_s, and cached (reused or not)."""
-    from asq_hw.export import export_model, load_artifact, save_artifact
+    from asq_hw.artifact import load_artifact, save_artifact
+    from asq_hw.export import export_model
     from asq_hw.train import save_checkpoint, train
 
     folder = Path(folder)
@@ -185,7 +188,7 @@ def train_cached(tcfg, folder, data, fresh: bool = False, progress: bool = False
                   "fakequant_acc": result.fakequant_acc}
     art = export_model(result.qat_model, data, provenance=provenance)
     save_artifact(art, folder)
-    sha = load_artifact(folder).meta["tensors_sha256"]
+    sha = load_artifact(folder).tensors_sha256
     save_checkpoint(result, data, folder, artifact_sha256=sha)
     rec = {**want, "float_acc": result.float_acc, "fakequant_acc": result.fakequant_acc,
            "train_s": seconds}
@@ -194,7 +197,8 @@ def train_cached(tcfg, folder, data, fresh: bool = False, progress: bool = False
 
 
 # ---------------------------------------------------------------------------------------
-# Jobs run in a background process (asq_hw.jobs): module-level, JSON in and out.
+# The job run in a background process (asq_hw.parallel.Background): module-level, so that
+# it can be sent to the worker.
 
 def synth_design(verilog: str, top: str, target: str, transistors: bool = True) -> dict:
     """asq_hw.synth.synthesize of a Verilog file, as a dict (SynthResult.to_dict)."""
@@ -210,7 +214,6 @@ def check_tools(cfg: DemoConfig) -> None:
     if cfg.rtl:
         find_simulator(sim_name(cfg.sim))
     if cfg.synth:
-        from asq_hw.synth.pnr import PNR_TARGETS
         from asq_hw.synth.tools import tool_version
         tool_version("yosys")
         if cfg.target in PNR_TARGETS:
@@ -254,10 +257,9 @@ def run_demo(cfg: DemoConfig, progress=None, log=print) -> dict:
     OUT/summary.json. `progress`: an asq_hw.progress.Progress (None: no bars); `log`: where
     one-line notes go."""
     from asq_hw import mapper
-    from asq_hw.commands.eval import evaluate
+    from asq_hw.artifact import load_artifact
     from asq_hw.data import load_dataset
-    from asq_hw.export import load_artifact
-    from asq_hw.jobs import Job
+    from asq_hw.evaluation import evaluate
     from asq_hw.progress import Progress
     from hw.gen_array import write_array
 
@@ -288,7 +290,7 @@ def run_demo(cfg: DemoConfig, progress=None, log=print) -> dict:
         "wbits": cfg.wbits, "abits": cfg.abits, "weight_quant": "post", "adapter": True,
         "float_epochs": cfg.float_epochs, "epochs": cfg.epochs, "seed": cfg.seed,
         "train_s": rec["train_s"], "cached": rec["cached"],
-        "layers": [lay["name"] for lay in art.compute_layers()]}
+        "layers": [lay.name for lay in art.compute_layers()]}
     acc = {"images": ev["lut"]["images"], "float": ev["lut"]["float_acc"],
            "fakequant": ev["lut"]["fakequant_acc"],
            "golden_lut": ev["lut"]["golden_acc"], "golden_dual": ev["dual"]["golden_acc"],
@@ -311,9 +313,8 @@ def run_demo(cfg: DemoConfig, progress=None, log=print) -> dict:
     job = None
     try:
         if cfg.synth:
-            job = Job.start("asq_hw.demo:synth_design",
-                            {"verilog": str(vpath), "top": man["top"], "target": cfg.target,
-                             "transistors": cfg.transistors}, label="synthesis")
+            job = Background(synth_design, str(vpath), man["top"], cfg.target,
+                             cfg.transistors)
 
         # 4. RTL co-simulation.
         rtl = None
@@ -345,7 +346,7 @@ def run_demo(cfg: DemoConfig, progress=None, log=print) -> dict:
                 except UserError as exc:
                     # A tool failed or timed out: keep the rest of the run, say so in the
                     # report; the command exits non-zero.
-                    synth_error = str(exc).splitlines()[0]
+                    synth_error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     finally:
         if job is not None:
             job.stop()
@@ -361,7 +362,7 @@ def run_demo(cfg: DemoConfig, progress=None, log=print) -> dict:
 
 
 def _cosim(cfg, art, arr_cfg, data, out, pr) -> dict:
-    from asq_hw.commands.sim import fakequant_preds
+    from asq_hw.evaluation import fakequant_preds
     from hw.gen_array import generate_array
     from sim import runner
     from sim.netrun import run_network
@@ -372,11 +373,8 @@ def _cosim(cfg, art, arr_cfg, data, out, pr) -> dict:
         runner.build(arr_cfg, sim, kind="array", root=build_root,
                      design=generate_array(arr_cfg, cfg.rows))
     x = data.x_test[:cfg.images].numpy()
-    with pr.step("RTL co-simulation", total=cfg.images, unit="img", key="rtl_run") as bar:
-        def step(done, total):
-            bar.update(done - bar.n)
-        r = run_network(art, x, cfg.rows, cfg.lanes, cfg.variant, sim, build_root=build_root,
-                        progress=step, chunk=max(1, min(30, cfg.images // 4 or 1)))
+    with pr.step(f"RTL co-simulation, {cfg.images} images", key="rtl_run"):
+        r = run_network(art, x, cfg.rows, cfg.lanes, cfg.variant, sim, build_root=build_root)
     fq, fq_note = fakequant_preds(out / "models" / "main", x)
     return {"sim": sim, "images": r.images, "accumulators_checked": r.accumulators_checked,
             "mismatches": r.mismatches, "prediction_mismatches": r.prediction_mismatches,
@@ -390,7 +388,7 @@ def _cosim(cfg, art, arr_cfg, data, out, pr) -> dict:
 
 
 def _sweep(cfg, data, out, pr) -> dict:
-    from asq_hw.commands.eval import evaluate
+    from asq_hw.evaluation import evaluate
 
     combos = list(itertools.product(cfg.sweep_quants, cfg.sweep_wbits))
     points = []
@@ -436,9 +434,6 @@ def _pareto_points(cfg, arr_cfg, sweep_points) -> dict:
                       f"{'signed' if arr_cfg.act_signed else 'unsigned'}, max_len "
                       f"{arr_cfg.max_len}, {cfg.target}",
             "points": pts}
-
-
-RESOURCE_KEYS = ("lut", "ff", "carry", "dsp", "bram", "fmax_mhz", "transistors")
 
 
 def _resources(cfg, est: dict, synth: dict | None) -> dict:

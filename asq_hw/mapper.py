@@ -40,12 +40,9 @@ import math
 
 import numpy as np
 
-from asq_hw.config import ABITS_RANGE, LANES_RANGE, PEConfig, _check_int, act_range
+from asq_hw.artifact import COMPUTE_OPS, Artifact, ComputeLayer, layer_pe_config
+from asq_hw.config import ABITS_RANGE, LANES_RANGE, ROWS_RANGE, PEConfig, _check_int, act_range
 from asq_hw.errors import UserError
-
-# Array rows P (hw/array.PostArray): replicated cores; the bound only keeps a typo from
-# elaborating for minutes.
-ROWS_RANGE = (1, 1024)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,24 +94,22 @@ def _check_shape(rows: int, lanes: int) -> None:
     _check_int("lanes", lanes, *LANES_RANGE)
 
 
-def map_layer(layer: dict, rows: int, lanes: int) -> LayerMap:
-    """The LayerMap of an artifact compute op (a dict of model.json's "ops")."""
+def map_layer(layer: ComputeLayer, rows: int, lanes: int) -> LayerMap:
+    """The LayerMap of an artifact compute op (asq_hw.artifact.ConvLayer / LinearLayer)."""
     _check_shape(rows, lanes)
-    if layer["op"] == "conv":
-        k, pos = layer["out_channels"], layer["out_hw"][0] * layer["out_hw"][1]
-    elif layer["op"] == "linear":
-        k, pos = layer["out_features"], 1
-    else:
-        raise ValueError(f"op must be 'conv' or 'linear', not {layer['op']!r}")
-    return LayerMap(layer["name"], layer["op"], k, layer["fan_in"], pos, rows, lanes)
+    if layer.op not in COMPUTE_OPS:
+        raise ValueError(f"op must be 'conv' or 'linear', not {layer.op!r}")
+    return LayerMap(layer.name, layer.op, layer.outputs, layer.fan_in, layer.positions, rows,
+                    lanes)
 
 
-def map_network(artifact, rows: int, lanes: int) -> list[LayerMap]:
-    """LayerMaps of every compute layer of an artifact (asq_hw.export.Artifact), in order."""
+def map_network(artifact: Artifact, rows: int, lanes: int) -> list[LayerMap]:
+    """LayerMaps of every compute layer of an artifact (asq_hw.artifact.Artifact), in order."""
     return [map_layer(lay, rows, lanes) for lay in artifact.compute_layers()]
 
 
-def array_config(artifact, variant: str, lanes: int, frac_bits: int | None = None) -> PEConfig:
+def array_config(artifact: Artifact, variant: str, lanes: int,
+                 frac_bits: int | None = None) -> PEConfig:
     """The one array configuration that runs every layer of `artifact`.
 
     An accelerator has one array for the whole network, so its activation format must hold
@@ -124,8 +119,6 @@ def array_config(artifact, variant: str, lanes: int, frac_bits: int | None = Non
     accumulators equal each layer's exactly (never wrap). UserError if no format of at most
     8 bits holds them all, or the artifact is not POST.
     """
-    from asq_hw.export import layer_pe_config
-
     layers = artifact.compute_layers()
     cfgs = [layer_pe_config(artifact, lay, variant, frac_bits) for lay in layers]
     signed = any(c.act_signed for c in cfgs)
@@ -188,7 +181,8 @@ def pack_bits(values: np.ndarray, bits: int) -> np.ndarray:
     the word (element l at bits [l*bits, (l+1)*bits), two's complement)."""
     v = np.asarray(values, dtype=np.int64)
     shifts = np.arange(bits, dtype=np.int64)
-    return ((v[..., None] >> shifts) & 1).astype(np.uint8).reshape(v.shape[0], -1)
+    width = int(np.prod(v.shape[1:], dtype=np.int64)) * bits      # -1 fails on M = 0
+    return ((v[..., None] >> shifts) & 1).astype(np.uint8).reshape(v.shape[0], width)
 
 
 def words_of_bits(bitmat: np.ndarray) -> list[int]:
@@ -222,6 +216,33 @@ def unpack_words(words, count: int, bits: int, signed: bool = True) -> np.ndarra
     raw = b"".join(int(w).to_bytes(nbytes, "little") for w in words)
     byts = np.frombuffer(raw, dtype=np.uint8).reshape(len(words), nbytes)
     return unpack_bits(np.unpackbits(byts, axis=1, bitorder="little"), count, bits, signed)
+
+
+def port_chars(values: np.ndarray, bits: int) -> np.ndarray:
+    """values (M, L) -> port words as ASCII binary strings, uint8 (M, L * bits) of b"0" /
+    b"1", most significant bit first (what a simulator handle takes): pack_bits reversed."""
+    return pack_bits(values, bits)[:, ::-1] + np.uint8(ord("0"))
+
+
+def chars_values(chars: np.ndarray, count: int, bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """Inverse of port_chars for words read from a simulator: uint8 (M, W) -> (values int64
+    (M, count), ok bool (M,)); a word with any X or Z bit is not ok (its value is 0)."""
+    bits01 = np.asarray(chars, dtype=np.uint8)[:, ::-1].astype(np.int64) - ord("0")
+    ok = np.all((bits01 == 0) | (bits01 == 1), axis=1)
+    bits01 = np.where(ok[:, None], bits01, 0)
+    return unpack_bits(bits01, count, bits, signed=True), ok
+
+
+def act_beats(rows: np.ndarray, lm: LayerMap, abits: int) -> np.ndarray:
+    """in_act words of input rows (R, N), R = images * positions: port_chars (R * D,
+    Q * abits), row s's D beats in order (each image's S * D beats are consecutive)."""
+    return port_chars(split_rows(rows, lm).reshape(-1, lm.lanes), abits)
+
+
+def code_beats(codes: np.ndarray, lm: LayerMap, wbits: int) -> np.ndarray:
+    """in_code words of a layer's codes (K, N): port_chars (T * D, P * Q * wbits),
+    tile-major (beat j of tile t is row t * D + j)."""
+    return port_chars(tile_codes(codes, lm).reshape(-1, lm.rows * lm.lanes), wbits)
 
 
 def beat_stream(lm: LayerMap, rows: np.ndarray, codes: np.ndarray, cfg: PEConfig):

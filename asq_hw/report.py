@@ -8,7 +8,11 @@ of another except if the process dies in the few milliseconds of the final write
 
 from __future__ import annotations
 
+import base64
+import html
 from pathlib import Path
+
+from markdown_it import MarkdownIt
 
 from asq_hw.outputs import figure_png, json_text, write_bytes, write_text
 
@@ -252,26 +256,55 @@ def render_markdown(s: dict) -> str:
     return "\n".join(L)
 
 
+STYLE = """body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;
+max-width:60rem;margin:2rem auto;padding:0 1rem;line-height:1.45;color:#1b1f23}
+table{border-collapse:collapse;margin:0.8rem 0}th,td{border:1px solid #d0d7de;
+padding:0.25rem 0.6rem}th{background:#f6f8fa}
+code{background:#f6f8fa;padding:0.1rem 0.25rem;border-radius:3px}
+pre{background:#f6f8fa;padding:0.7rem;overflow-x:auto}pre code{padding:0}
+img{max-width:100%;height:auto}h1,h2,h3{border-bottom:1px solid #eaecef;padding-bottom:0.2rem}"""
+
+_MIME = {".png": "image/png", ".svg": "image/svg+xml"}
+
+
+def render_html(markdown: str, title: str, images: dict[str, bytes]) -> str:
+    """One self-contained HTML page of `markdown` (CommonMark with pipe tables, raw HTML
+    escaped): every image whose path is a key of `images` is embedded as a data: URI, so
+    the page can be mailed or attached on its own. ValueError names an image the Markdown
+    links that `images` does not hold."""
+    md = MarkdownIt("commonmark", {"html": False}).enable("table")
+    missing = []
+
+    def image(renderer, tokens, idx, options, env):
+        token = tokens[idx]
+        src = token.attrGet("src")
+        mime = _MIME.get(Path(src).suffix.lower())
+        if src in images and mime:
+            token.attrSet("src", f"data:{mime};base64,"
+                                 f"{base64.b64encode(images[src]).decode('ascii')}")
+        else:
+            missing.append(src)
+        return default_image(tokens, idx, options, env)
+
+    default_image = md.renderer.rules["image"]
+    md.add_render_rule("image", image)
+    body = md.render(markdown)
+    if missing:
+        raise ValueError(f"report images not rendered: {missing}")
+    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+            f"<title>{html.escape(title)}</title>\n<style>{STYLE}</style>\n</head>\n"
+            f"<body>\n{body}</body>\n</html>\n")
+
+
 def write_report(summary: dict, out) -> dict[str, Path]:
     """Render everything, then write plots, summary.json, report.md and report.html
     atomically. Returns {name: path}."""
-    from asq_hw.mdhtml import render_page
-
     out = Path(out)
     summary["plots"] = dict(PLOTS)
     pngs = render_plots(summary)
     js = json_text(summary)
     md = render_markdown(summary)
-    # Images are embedded from memory: render the page against a folder holding them.
-    import tempfile
-    with tempfile.TemporaryDirectory(prefix="asq-hw-report-") as tmp:
-        for rel, data in pngs.items():
-            p = Path(tmp) / rel
-            p.parent.mkdir(parents=True, exist_ok=True)
-            p.write_bytes(data)
-        page, missing = render_page(md, "asq-hw demo report", base=tmp)
-    if missing:
-        raise RuntimeError(f"report images not rendered: {missing}")
+    page = render_html(md, "asq-hw demo report", pngs)
     (out / "plots").mkdir(parents=True, exist_ok=True)
     paths = {}
     for rel, data in pngs.items():

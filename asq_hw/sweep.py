@@ -6,7 +6,7 @@ or the 'int' / 'pot' baseline PEs, which exist only as single PEs: rows = 1), a 
 a target FPGA. `cross_product` builds the list from the flags; `estimate_all` runs the
 estimator (asq_hw.estimate) over it with a process pool; `pick_for_synthesis` chooses N of
 them spread evenly over the estimated LUT range; `synthesize_all` runs those through Yosys /
-nextpnr, each in its own stoppable process (asq_hw.jobs), J at a time; `pareto_flags` marks
+nextpnr, J at a time (asq_hw.parallel, which stops the tools on an interrupt); `pareto_flags` marks
 the points that no other point of the same target and precision beats on both cost (LUTs)
 and peak throughput (rows * lanes MACs per cycle at fmax). `write_outputs` writes DIR/sweep.csv and
 DIR/sweep_pareto.png atomically.
@@ -14,7 +14,6 @@ DIR/sweep_pareto.png atomically.
 
 from __future__ import annotations
 
-import concurrent.futures
 import csv
 import dataclasses
 import io
@@ -22,11 +21,19 @@ import itertools
 import time
 from pathlib import Path
 
-from asq_hw.config import PEConfig
+from asq_hw import plots
+from asq_hw.config import ROWS_RANGE, PEConfig, _check_int
+from asq_hw.designs import DESIGN_KINDS, PNR_TARGETS, RESOURCE_KEYS, TARGETS
 from asq_hw.errors import UserError
+from asq_hw.estimate import estimate
+from asq_hw.outputs import ensure_writable, figure_png, write_bytes, write_text
+from asq_hw.parallel import pmap
+from asq_hw.progress import Progress
+from asq_hw.synth import synthesize
+from asq_hw.synth.tools import tool_version
+from hw.gen import generate_pe
+from hw.gen_array import generate_array
 
-KINDS = ("post", "int", "pot")
-RESOURCE_KEYS = ("lut", "ff", "carry", "dsp", "bram", "fmax_mhz", "transistors")
 CSV_NAME = "sweep.csv"
 PLOT_NAME = "sweep_pareto.png"
 
@@ -56,7 +63,6 @@ def estimate_point(kind: str, cfg: PEConfig, rows: int | None, target: str) -> d
     """The estimator's lut, ff, carry, dsp, bram, fmax_mhz, transistors (asq_hw.estimate)
     for one design: a POST rows x lanes array (rows > 1) or PE (rows None or 1), or an
     'int' / 'pot' baseline PE."""
-    from asq_hw.estimate import estimate
     array = kind == "post" and rows is not None and rows > 1
     return dict(estimate(cfg, target, kind=kind, rows=rows if array else None).values)
 
@@ -78,11 +84,8 @@ def cross_product(kinds, wbits, abits, variants, rows, lanes, targets, *, signed
     no variant of their own (one point per other combination). `skipped` counts the
     baseline configurations with rows > 1, which have no design."""
     for k in kinds:
-        if k not in KINDS:
-            raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {k!r}")
-    from asq_hw.config import _check_int
-    from asq_hw.mapper import ROWS_RANGE
-    from asq_hw.synth import TARGETS
+        if k not in DESIGN_KINDS:
+            raise ValueError(f"kind must be one of {', '.join(DESIGN_KINDS)}, not {k!r}")
     for t in targets:
         if t not in TARGETS:
             raise ValueError(f"target must be one of {', '.join(TARGETS)}, not {t!r}")
@@ -117,29 +120,17 @@ def estimate_all(points: list[SweepPoint], jobs: int = 1, progress=None) -> list
     """Estimates of every point, in order; `jobs` worker processes (1: in this process).
     `progress(n)` is called with the number of points finished after each chunk."""
     items = [(p.kind, p.cfg.to_dict(), p.rows, p.target) for p in points]
-    if jobs <= 1 or len(items) < 2:
-        out = []
-        for i in range(0, len(items), 16):
-            out += _estimate_chunk(items[i:i + 16])
-            if progress:
-                progress(len(out))
-        return out
-    size = max(1, min(64, len(items) // (4 * jobs) or 1))
+    # Chunks of work big enough to outweigh sending them to a worker, small enough for
+    # every worker to get several (and for the progress bar to move).
+    size = 16 if jobs <= 1 else max(1, min(64, len(items) // (4 * jobs) or 1))
     chunks = [items[i:i + size] for i in range(0, len(items), size)]
-    results: list[list[dict] | None] = [None] * len(chunks)
-    done = 0
-    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs) as pool:
-        futs = {pool.submit(_estimate_chunk, c): i for i, c in enumerate(chunks)}
-        try:
-            for f in concurrent.futures.as_completed(futs):
-                results[futs[f]] = f.result()
-                done += len(chunks[futs[f]])
-                if progress:
-                    progress(done)
-        except BaseException:
-            for f in futs:
-                f.cancel()
-            raise
+    done = [0]
+
+    def arrived(i, chunk):
+        done[0] += len(chunk)
+        if progress:
+            progress(done[0])
+    results = pmap(_estimate_chunk, chunks, jobs, on_result=arrived)
     return [e for chunk in results for e in chunk]
 
 
@@ -154,47 +145,23 @@ def pick_for_synthesis(rows: list[dict], n: int) -> list[int]:
     return sorted({order[round(j * (len(order) - 1) / (n - 1))] for j in range(n)})
 
 
-def synth_point(kind: str, cfg: dict, rows: int, target: str) -> dict:
-    """Job body: generate the design's Verilog and synthesise it (SynthResult.to_dict)."""
-    from asq_hw.synth import synthesize
-    pe = PEConfig.from_dict(cfg)
-    if kind == "post" and rows > 1:
-        from hw.gen_array import generate_array
-        text, man = generate_array(pe, rows)
+def synth_point(p: SweepPoint) -> dict:
+    """Generate the design's Verilog and synthesise it (SynthResult.to_dict)."""
+    if p.design == "array":
+        text, man = generate_array(p.cfg, p.rows)
     else:
-        from hw.gen import generate_pe
-        text, man = generate_pe(pe, kind)
-    r = synthesize(text, man["top"], target, fmax=True, transistors=True)
+        text, man = generate_pe(p.cfg, p.kind)
+    r = synthesize(text, man["top"], p.target, fmax=True, transistors=True)
     return r.to_dict()
 
 
 def synthesize_all(points: list[SweepPoint], indices: list[int], jobs: int = 1,
                    progress=None) -> dict[int, dict]:
-    """{index: synthesis result} of points[indices], `jobs` at a time, each in its own
-    process group (stopped if this process fails or is interrupted)."""
-    from asq_hw.jobs import Job
-
-    pending = list(indices)
-    running: dict[int, Job] = {}
-    out: dict[int, dict] = {}
-    try:
-        while pending or running:
-            while pending and len(running) < max(1, jobs):
-                i = pending.pop(0)
-                p = points[i]
-                running[i] = Job.start("asq_hw.sweep:synth_point",
-                                       {"kind": p.kind, "cfg": p.cfg.to_dict(), "rows": p.rows,
-                                        "target": p.target}, label=f"synthesis of {p.short}")
-            for i, job in list(running.items()):
-                if job.wait(0.2):
-                    out[i] = job.result()
-                    del running[i]
-                    if progress:
-                        progress(len(out))
-    finally:
-        for job in running.values():
-            job.stop()
-    return out
+    """{index: synthesis result} of points[indices], `jobs` at a time (asq_hw.parallel:
+    on failure or interrupt the running tools are stopped). `progress(n)` after each."""
+    results = pmap(synth_point, [points[i] for i in indices], jobs,
+                   progress=progress and (lambda done, total: progress(done)))
+    return dict(zip(indices, results, strict=True))
 
 
 def pareto_flags(rows: list[dict], cost: str = "lut", value: str = "peak_gmacs") -> list[bool]:
@@ -261,9 +228,6 @@ def csv_text(rows: list[dict]) -> str:
 
 def write_outputs(rows: list[dict], out) -> tuple[Path, Path]:
     """DIR/sweep.csv and DIR/sweep_pareto.png, rendered first and written atomically."""
-    from asq_hw import plots
-    from asq_hw.outputs import figure_png, write_bytes, write_text
-
     out = Path(out)
     targets = sorted({r["target"] for r in rows})
     with_fmax = [r for r in rows if r["peak_gmacs"] is not None]
@@ -285,16 +249,11 @@ def run_sweep(points: list[SweepPoint], out, *, synth: int = 0, jobs: int = 1,
               progress=None) -> tuple[list[dict], dict]:
     """Estimate, optionally synthesise `synth` of them, write the outputs. Returns (rows,
     timings). `progress`: an asq_hw.progress.Progress or None."""
-    from asq_hw.outputs import ensure_writable
-    from asq_hw.progress import Progress
-
     pr = progress or Progress(False)
     out = ensure_writable(out)
     if not points:
         raise UserError("the sweep has no configuration (baselines exist only for rows 1)")
     if synth:
-        from asq_hw.synth.pnr import PNR_TARGETS
-        from asq_hw.synth.tools import tool_version
         tool_version("yosys")
         for t in {p.target for p in points} & set(PNR_TARGETS):
             tool_version(f"nextpnr-{t}")

@@ -4,7 +4,7 @@ Deterministic for a seed: the RNG, the batch order (a seeded generator), the thr
 and torch's deterministic algorithms are all fixed for the duration of `train` and
 restored afterwards. The checkpoint (`DIR/checkpoint.safetensors`) keeps both PyTorch
 models so `asq-hw eval` can report float and fake-quant accuracy next to the golden
-integer network; hardware reads only the artifact (asq_hw.export).
+integer network; hardware reads only the artifact (asq_hw.artifact).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from asq_hw.data import DATASETS, Dataset, load_dataset
 from asq_hw.errors import UserError
 from asq_hw.models import MODELS, ModelConfig, build_model
 from asq_hw.quant import ASQActivation, init_quant, set_quant
-from asq_hw.quant.baselines import WEIGHT_QUANTS
+from golden.schemes import check_scheme
 
 CHECKPOINT_NAME = "checkpoint.safetensors"
 CHECKPOINT_FORMAT = "asq-hw-checkpoint"
@@ -60,9 +60,7 @@ class TrainConfig:
                              f"not {self.dataset!r}")
         if self.model not in MODELS:
             raise ValueError(f"model must be one of {', '.join(MODELS)}, not {self.model!r}")
-        if self.weight_quant not in WEIGHT_QUANTS:
-            raise ValueError(f"weight_quant must be one of {', '.join(WEIGHT_QUANTS)}, "
-                             f"not {self.weight_quant!r}")
+        check_scheme(self.weight_quant)
         _check_int("wbits", self.wbits, *WBITS_RANGE)
         _check_int("abits", self.abits, *ABITS_RANGE)
         _check_int("width", self.width, 4, 1024)

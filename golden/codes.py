@@ -2,7 +2,7 @@
 
 Named after the hardware blocks: `decode` is the code decoder, `act_lut` the activation
 LUT. Everything here is exact integer math; floats appear only in `levels` and `encode`,
-which map between the real-valued weights and codes.
+which map between the real-valued weights and codes (the `post` rows of golden.schemes).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from asq_hw.config import WBITS_RANGE, PEConfig, _check_int
+from golden.schemes import encode_weights, weight_levels, weight_magnitudes, weight_thresholds
 
 
 def _m_max(wbits: int) -> int:
@@ -57,42 +58,25 @@ def decode(code: int, wbits: int) -> tuple[int, int, int, int]:
 
 def levels(wbits: int) -> np.ndarray:
     """Normalised weight value of every code (alpha = 1), indexed by code. float64."""
-    _check_int("wbits", wbits, *WBITS_RANGE)
-    big_m = _m_max(wbits)
-    out = np.zeros(2**wbits)
-    for code in range(2**wbits):
-        s, m = code >> (wbits - 1), code & big_m
-        if m:
-            out[code] = (-1.0 if s else 1.0) * 2.0 ** (-(m - 1) / 2)
-    return out
+    return weight_levels("post", wbits)
 
 
 def magnitudes(wbits: int) -> np.ndarray:
     """Normalised magnitudes for m = 0..M, m = 0 being 0. float64, descending after m=0."""
-    _check_int("wbits", wbits, *WBITS_RANGE)
-    return np.array([0.0] + [2.0 ** (-e / 2) for e in range(_m_max(wbits))])
+    return weight_magnitudes("post", wbits)
 
 
 def thresholds(wbits: int) -> np.ndarray:
     """Decision thresholds on |u| in ascending order: |u| >= thresholds[k] means magnitude
     at least the (k+1)-th smallest level. Midpoints in the linear domain, so a tie goes to
     the larger magnitude (spec section 1)."""
-    mags = np.sort(magnitudes(wbits))  # 0, smallest level, ..., 1
-    return (mags[:-1] + mags[1:]) / 2
+    return weight_thresholds("post", wbits)
 
 
 def encode(u, wbits: int) -> np.ndarray:
     """Codes (uint8) of normalised weights u = w / alpha: clip to [-1, 1], nearest level,
     ties to the larger magnitude, zero written as code 0 (spec section 1)."""
-    u = np.asarray(u, dtype=np.float64)
-    if not np.all(np.isfinite(u)):
-        raise ValueError("weights must be finite, not NaN or inf")
-    a = np.minimum(np.abs(u), 1.0)
-    rank = np.searchsorted(thresholds(wbits), a, side="right")  # 0 = zero, M = magnitude 1
-    big_m = _m_max(wbits)
-    m = np.where(rank == 0, 0, big_m + 1 - rank)
-    s = (u < 0) & (m > 0)
-    return ((s.astype(np.int64) << (wbits - 1)) | m).astype(np.uint8)
+    return encode_weights(u, "post", wbits)
 
 
 def lut_entry(x: int, frac_bits: int) -> int:

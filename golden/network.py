@@ -3,7 +3,7 @@
 One compute layer at a time, the steps are those of the hardware plus its host:
 
     rows      = layer_rows(i, x)                  PE input rows (im2col; x itself for linear)
-    acc       = accumulate(i, x)                  the PE array (golden.layers.accumulate)
+    acc       = accumulate(i, x)                  the PE array (golden.accumulate)
     beta_out  = host_beta(i, acc, beta_in)        host: ASQ adapter of the next layer's input
     rq        = requant_params(i, beta_in, beta_out)   host: per-sample fixed-point multipliers
     codes     = requantize(i, acc, rq)            integer multiply, add, shift, clamp
@@ -19,7 +19,7 @@ accumulators in float64: y = ((s_in * alpha_k) * g_k) * T * beta_in + b_k with
 T = sum_slots f_slot * A_slot, applies the integer ops between the layers to y (relu,
 maxpool, flatten), takes the global average over positions, and runs the adapter's Linear
 + ReLU layers in float64; beta = max(result, MIN_BETA). Layers without an adapter have
-beta = 1. golden.layers.requant_params turns (beta_in, beta_out) into the integer
+beta = 1. golden.requant.requant_params turns (beta_in, beta_out) into the integer
 multipliers. See docs/arithmetic.md, "Integer network pipeline".
 """
 
@@ -29,18 +29,19 @@ import dataclasses
 
 import numpy as np
 
-from asq_hw.config import VARIANTS
-from asq_hw.export import (
+from asq_hw.artifact import (
     Artifact,
+    ComputeLayer,
+    Op,
     layer_arith,
     layer_pe_config,
     next_layer,
     requant_real,
 )
-from golden import layers as L
-
-# The ASQ adapter's beta is clamped to at least this (asq_hw.quant.asq uses the same).
-MIN_BETA = 1e-8
+from asq_hw.config import MIN_BETA, VARIANTS
+from golden.accumulate import accumulate, conv_accumulate
+from golden.ops import flatten, im2col, maxpool, relu
+from golden.requant import Requant, output_logits, requant_params, requantize
 
 
 @dataclasses.dataclass
@@ -62,7 +63,7 @@ class LayerRecord:
     acc: np.ndarray
     beta_in: np.ndarray
     beta_out: np.ndarray
-    requant: L.Requant
+    requant: Requant
     out: np.ndarray
     next_x: np.ndarray | None
 
@@ -102,20 +103,20 @@ def acc_from_rows(rows: np.ndarray, batch: int, out_hw: tuple[int, int] | None) 
     return np.moveaxis(a, 3, 1)
 
 
-def _float_op(op: dict, y: np.ndarray) -> np.ndarray:
-    if op["op"] == "relu":
+def _float_op(op: Op, y: np.ndarray) -> np.ndarray:
+    if op.op == "relu":
         return np.maximum(y, 0.0)
-    if op["op"] == "maxpool":
-        return L.maxpool(y, op["kernel"], op["stride"])
-    return L.flatten(y)
+    if op.op == "maxpool":
+        return maxpool(y, op.kernel, op.stride)
+    return flatten(y)
 
 
-def _int_op(op: dict, x: np.ndarray) -> np.ndarray:
-    if op["op"] == "relu":
-        return L.relu(x)
-    if op["op"] == "maxpool":
-        return L.maxpool(x, op["kernel"], op["stride"])
-    return L.flatten(x)
+def _int_op(op: Op, x: np.ndarray) -> np.ndarray:
+    if op.op == "relu":
+        return relu(x)
+    if op.op == "maxpool":
+        return maxpool(x, op.kernel, op.stride)
+    return flatten(x)
 
 
 class GoldenNetwork:
@@ -127,34 +128,33 @@ class GoldenNetwork:
             raise ValueError(f"variant must be one of 'lut', 'dual', not {variant!r}")
         self.artifact = artifact
         self.variant = variant
-        self.frac_bits = artifact.meta["frac_bits"] if frac_bits is None else frac_bits
+        self.frac_bits = artifact.frac_bits if frac_bits is None else frac_bits
         self.fast = fast
-        self.scheme = artifact.meta["weight_quant"]
-        self.layers = artifact.compute_layers()
+        self.scheme = artifact.weight_quant
+        self.layers: list[ComputeLayer] = artifact.compute_layers()
         # The integer ops before the first compute op and after each one.
-        self.pre_ops: list[dict] = []
-        self.post_ops: list[list[dict]] = [[] for _ in self.layers]
+        self.pre_ops: list[Op] = []
+        self.post_ops: list[list[Op]] = [[] for _ in self.layers]
         i = -1
         for op in artifact.ops:
-            if op["op"] in ("conv", "linear"):
+            if op.op in ("conv", "linear"):
                 i += 1
             elif i < 0:
                 self.pre_ops.append(op)
             else:
                 self.post_ops[i].append(op)
-        self.arith = [layer_arith(lay, self.scheme, artifact.meta["wbits"], variant,
+        self.arith = [layer_arith(lay, self.scheme, artifact.wbits, variant,
                                   self.frac_bits) for lay in self.layers]
         self._real = [requant_real(artifact, lay) for lay in self.layers]
         self._codes = [artifact.codes(lay) for lay in self.layers]
 
     # -- per layer facts
     def pe_config(self, i: int):
-        """The POST PEConfig of compute layer i (asq_hw.export.layer_pe_config)."""
+        """The POST PEConfig of compute layer i (asq_hw.artifact.layer_pe_config)."""
         return layer_pe_config(self.artifact, self.layers[i], self.variant, self.frac_bits)
 
     def out_hw(self, i: int) -> tuple[int, int] | None:
-        lay = self.layers[i]
-        return tuple(lay["out_hw"]) if lay["op"] == "conv" else None
+        return self.layers[i].out_hw
 
     # -- input
     def quantize_input(self, images) -> np.ndarray:
@@ -162,12 +162,12 @@ class GoldenNetwork:
         step), lo, hi) in float32, the input quantizer's own arithmetic (round half to
         even), then the integer ops before the first compute op."""
         x = np.asarray(images, dtype=np.float32)
-        shape = tuple(self.artifact.meta["input"]["shape"])
+        shape = self.artifact.input.shape
         if x.ndim != 4 or x.shape[1:] != shape:
             raise ValueError(f"images must have shape (B, {', '.join(map(str, shape))}), "
                              f"not {x.shape}")
         a = self.arith[0]
-        step = np.float32(self.layers[0]["act_in"]["step"])
+        step = np.float32(self.layers[0].act_in.step)
         codes = np.clip(np.rint(x / step), a.act_min, a.act_max).astype(np.int64)
         for op in self.pre_ops:
             codes = _int_op(op, codes)
@@ -177,23 +177,23 @@ class GoldenNetwork:
     def layer_rows(self, i: int, x: np.ndarray) -> np.ndarray:
         """PE input rows of layer i: im2col (B * Ho * Wo, N) for conv, x (B, N) for linear."""
         lay = self.layers[i]
-        if lay["op"] == "conv":
-            return L.im2col(x, tuple(lay["kernel"]), lay["stride"], lay["padding"])
+        if lay.op == "conv":
+            return im2col(x, lay.kernel, lay.stride, lay.padding)
         return x
 
     def accumulate(self, i: int, x: np.ndarray) -> np.ndarray:
         """Accumulators of layer i: (B, K, Ho, Wo[, 2]) for conv, (B, K[, 2]) for linear."""
         lay = self.layers[i]
-        if lay["op"] == "conv":
-            return L.conv_accumulate(x, self._codes[i], tuple(lay["kernel"]), lay["stride"],
-                                     lay["padding"], self.arith[i], fast=self.fast)
-        return L.accumulate(x, self._codes[i], self.arith[i], fast=self.fast)
+        if lay.op == "conv":
+            return conv_accumulate(x, self._codes[i], lay.kernel, lay.stride, lay.padding,
+                                   self.arith[i], fast=self.fast)
+        return accumulate(x, self._codes[i], self.arith[i], fast=self.fast)
 
     def dequantize(self, i: int, acc: np.ndarray, beta_in: np.ndarray) -> np.ndarray:
         """The host's float64 view of layer i's output (BN folded, before relu)."""
-        name = self.layers[i]["name"]
+        name = self.layers[i].name
         t = self.artifact.tensors
-        s_in = float(np.float32(self.layers[i]["act_in"]["step"]))
+        s_in = float(np.float32(self.layers[i].act_in.step))
         scale = (s_in * t[f"{name}.alpha"].astype(np.float64)) \
             * t[f"{name}.bn_scale"].astype(np.float64)
         a = acc.astype(np.float64)
@@ -210,7 +210,7 @@ class GoldenNetwork:
         layer), computed on the host from layer i's accumulators."""
         b = acc.shape[0]
         nxt = next_layer(self.artifact, self.layers[i])
-        if nxt is None or not nxt["act_in"]["adapter"]:
+        if nxt is None or not nxt.act_in.adapter:
             return np.ones(b)
         y = self.dequantize(i, acc, beta_in)
         for op in self.post_ops[i]:
@@ -220,20 +220,20 @@ class GoldenNetwork:
             h = np.maximum(h @ w.astype(np.float64).T + bias.astype(np.float64), 0.0)
         return np.maximum(h[:, 0], MIN_BETA)
 
-    def requant_params(self, i: int, beta_in: np.ndarray, beta_out: np.ndarray) -> L.Requant:
-        """Per-sample integer requantization of layer i (golden.layers.requant_params)."""
+    def requant_params(self, i: int, beta_in: np.ndarray, beta_out: np.ndarray) -> Requant:
+        """Per-sample integer requantization of layer i (golden.requant.requant_params)."""
         r, d = self._real[i]
-        return L.requant_params(r, d, beta_in, beta_out, self.arith[i],
-                                logits=self.layers[i]["output"] == "logits")
+        return requant_params(r, d, beta_in, beta_out, self.arith[i],
+                              logits=self.layers[i].is_logits)
 
-    def requantize(self, i: int, acc: np.ndarray, rq: L.Requant) -> np.ndarray:
+    def requantize(self, i: int, acc: np.ndarray, rq: Requant) -> np.ndarray:
         """Next-layer activation codes from layer i's accumulators (B, K, ...[, 2]); for
         the last layer the integer logits (B, K)."""
-        if self.layers[i]["output"] == "logits":
-            out = L.output_logits(acc, rq, self.arith[i])
+        if self.layers[i].is_logits:
+            out = output_logits(acc, rq, self.arith[i])
             return out.reshape(out.shape[0], -1)
         nxt = self.arith[i + 1]
-        return L.requantize(acc, rq, self.arith[i], nxt.act_min, nxt.act_max)
+        return requantize(acc, rq, self.arith[i], nxt.act_min, nxt.act_max)
 
     def post(self, i: int, codes: np.ndarray) -> np.ndarray:
         """The integer ops between layer i and the next compute op."""
@@ -260,8 +260,8 @@ class GoldenNetwork:
         beta_out = self.host_beta(i, acc, beta_in)
         rq = self.requant_params(i, beta_in, beta_out)
         out = self.requantize(i, acc, rq)
-        nxt = None if self.layers[i]["output"] == "logits" else self.post(i, out)
-        return LayerRecord(self.layers[i]["name"], i, x, rows, acc, beta_in, beta_out, rq,
+        nxt = None if self.layers[i].is_logits else self.post(i, out)
+        return LayerRecord(self.layers[i].name, i, x, rows, acc, beta_in, beta_out, rq,
                            out, nxt)
 
     def run(self, images, trace: bool = False, batch_size: int = 512) -> RunResult:

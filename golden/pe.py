@@ -20,6 +20,7 @@ import numba
 import numpy as np
 
 from asq_hw.config import PEConfig
+from golden.checks import as_int_array, check_range, range_error
 from golden.codes import _decode_tables, act_lut
 
 
@@ -112,32 +113,6 @@ def _matmul_kernel(acts, codes, table, act_min, acc_bits, out):
             out[b, k, 1] = _wrap(acc1, acc_bits)
 
 
-def _as_int_array(name: str, a) -> np.ndarray:
-    a = np.asarray(a)
-    if a.dtype == np.bool_ or not np.issubdtype(a.dtype, np.integer):
-        raise ValueError(f"{name} must be an integer array, not {a.dtype}")
-    return a
-
-
-def _range_error(cfg: PEConfig, name: str, index, value) -> ValueError:
-    where = ", ".join(str(int(i)) for i in index)
-    if name == "acts":
-        kind = "signed" if cfg.act_signed else "unsigned"
-        return ValueError(
-            f"acts[{where}] = {value} is out of range: activations must be integers from "
-            f"{cfg.act_min} to {cfg.act_max} (abits={cfg.abits}, {kind})")
-    return ValueError(f"codes[{where}] = {value} is out of range: codes must be integers "
-                      f"from 0 to {cfg.code_max} (wbits={cfg.wbits})")
-
-
-def check_range(cfg: PEConfig, name: str, a: np.ndarray) -> None:
-    """Raise the ValueError of the first element of `a` (acts or codes) out of range."""
-    lo, hi = (cfg.act_min, cfg.act_max) if name == "acts" else (0, cfg.code_max)
-    if a.size and (a.min() < lo or a.max() > hi):
-        idx = np.argwhere((a < lo) | (a > hi))[0]
-        raise _range_error(cfg, name, idx, int(a[tuple(idx)]))
-
-
 def _result(out: np.ndarray, cfg: PEConfig) -> np.ndarray:
     return out[..., 0].copy() if cfg.variant == "lut" else out
 
@@ -151,8 +126,8 @@ def pe_dot(acts, codes, cfg: PEConfig) -> np.ndarray:
     Raises ValueError on a bad shape, dtype or out-of-range element.
     """
     table = term_table(cfg)
-    acts = _as_int_array("acts", acts)
-    codes = _as_int_array("codes", codes)
+    acts = as_int_array("acts", acts)
+    codes = as_int_array("codes", codes)
     if acts.ndim != 2:
         raise ValueError(f"acts must have shape (B, N), not {acts.shape}")
     if codes.ndim == 1:
@@ -168,8 +143,8 @@ def pe_dot(acts, codes, cfg: PEConfig) -> np.ndarray:
         b, i = int(rows[0]), int(bad[rows[0]])
         x = int(acts[b, i])
         if not cfg.act_min <= x <= cfg.act_max:
-            raise _range_error(cfg, "acts", (b, i), x)
-        raise _range_error(cfg, "codes", (b, i), int(codes[b, i]))
+            raise range_error(cfg, "acts", (b, i), x)
+        raise range_error(cfg, "codes", (b, i), int(codes[b, i]))
     return _result(out, cfg)
 
 
@@ -180,8 +155,8 @@ def pe_matmul(acts, codes, cfg: PEConfig) -> np.ndarray:
     result[b, k] == pe_dot(acts[b:b+1], codes[k], cfg)[0].
     """
     table = term_table(cfg)
-    acts = _as_int_array("acts", acts)
-    codes = _as_int_array("codes", codes)
+    acts = as_int_array("acts", acts)
+    codes = as_int_array("codes", codes)
     if acts.ndim != 2 or codes.ndim != 2 or acts.shape[1] != codes.shape[1]:
         raise ValueError(f"acts (B, N) and codes (K, N) must agree in N, not "
                          f"{acts.shape} and {codes.shape}")

@@ -1,4 +1,4 @@
-"""`PostArray`: a matrix-vector unit of P POST PEs x Q lanes (issue 5).
+"""`PostArray`: a matrix-vector unit of P POST PEs x Q lanes.
 
 Each beat carries one vector of Q activations and P x Q weight codes. The activations are
 broadcast to all P rows; row p multiplies them with its own Q codes. A dot product is the
@@ -32,8 +32,7 @@ from __future__ import annotations
 from amaranth.hdl import Module, Signal, unsigned
 from amaranth.lib import wiring
 
-from asq_hw.config import PEConfig, _check_int
-from asq_hw.mapper import ROWS_RANGE
+from asq_hw.config import ROWS_RANGE, PEConfig, _check_int
 from hw.lut import ActStage
 from hw.pe import PostCore, pe_latency, stream_members
 

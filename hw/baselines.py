@@ -8,71 +8,34 @@
 
 Both reuse the POST PE's pipeline (ActStage without LUT, term register, adder tree,
 accumulator), so they differ from `PostPE` only in the per-lane term, and have its latency.
-Their accumulator defaults to their own safe width for `max_len` terms (`baseline_acc_bits`);
-`int_dot` / `pot_dot` are their reference models, wrapped like the hardware.
+Their accumulator defaults to their own safe width for `max_len` terms
+(golden.baselines.baseline_acc_bits); golden.baselines holds their reference models.
 """
 
 from __future__ import annotations
 
-import numpy as np
 from amaranth.hdl import Module, Shape, Signal, signed, unsigned
 from amaranth.lib import wiring
 
 from asq_hw.config import ACC_BITS_RANGE, PEConfig, _check_int
+from golden.baselines import baseline_acc_bits
 from hw.datapath import MacBackend, ShiftSign, term_width
 from hw.lut import act_shape
 from hw.pe import StreamPE, _check_cfg, core_members
 
-KINDS = ("int", "pot")
 
-
-def _weights(kind: str, codes, wbits: int) -> np.ndarray:
-    """Integer weight of each code: two's complement (int) or sgn * 2**(M - m) (pot)."""
-    c = np.asarray(codes, dtype=np.int64)
+def baseline_term_width(kind: str, cfg: PEConfig, acc_bits: int) -> int:
+    """Width of one lane's term: the product x * w (int), or sgn * (x << (M - m)) for
+    shifts up to M - 1 (pot); capped at `acc_bits` like every term (hw/datapath.py)."""
     if kind == "int":
-        return np.where(c >= 1 << (wbits - 1), c - (1 << wbits), c)
-    big_m = 2 ** (wbits - 1) - 1
-    s, m = c >> (wbits - 1), c & big_m
-    return np.where(m == 0, 0, np.where(s == 1, -1, 1) << (big_m - np.maximum(m, 1)))
+        return min(cfg.abits + cfg.wbits, acc_bits)
+    return term_width(act_shape(cfg), cfg.M - 1, acc_bits)
 
 
-def _weight_range(kind: str, wbits: int) -> tuple[int, int]:
-    w = _weights(kind, np.arange(1 << wbits), wbits)
-    return int(w.min()), int(w.max())
+def pot_shift_shape(cfg: PEConfig) -> Shape:
+    """Shape of a POT lane's shift M - m (m = 1 .. M)."""
+    return unsigned(max(1, (cfg.M - 1).bit_length()))
 
-
-def baseline_acc_bits(kind: str, cfg: PEConfig) -> int:
-    """Smallest two's complement width that holds any sum of `max_len` terms."""
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
-    wlo, whi = _weight_range(kind, cfg.wbits)
-    prods = [a * w for a in (cfg.act_min, cfg.act_max) for w in (wlo, whi)]
-    n = cfg.max_len
-    return Shape.cast(range(n * min(prods), n * max(prods) + 1)).width
-
-
-def _wrap(a: np.ndarray, bits: int) -> np.ndarray:
-    if bits >= 64:
-        return a
-    r = a & ((1 << bits) - 1)
-    return np.where(r >= 1 << (bits - 1), r - (1 << bits), r)
-
-
-def baseline_dot(kind: str, acts, codes, cfg: PEConfig, acc_bits: int | None = None):
-    """Reference dot products of a baseline PE: acts (B, N), codes (B, N) or (N,) ->
-    int64 (B,), wrapped to `acc_bits` (default `baseline_acc_bits`)."""
-    acc_bits = baseline_acc_bits(kind, cfg) if acc_bits is None else acc_bits
-    acts = np.asarray(acts, dtype=np.int64)
-    w = _weights(kind, codes, cfg.wbits)
-    return _wrap((acts * w).sum(axis=-1), acc_bits)
-
-
-def int_dot(acts, codes, cfg: PEConfig, acc_bits: int | None = None):
-    return baseline_dot("int", acts, codes, cfg, acc_bits)
-
-
-def pot_dot(acts, codes, cfg: PEConfig, acc_bits: int | None = None):
-    return baseline_dot("pot", acts, codes, cfg, acc_bits)
 
 
 class _BaselineCore(wiring.Component):
@@ -90,7 +53,7 @@ class _BaselineCore(wiring.Component):
         raise NotImplementedError
 
     def _term_width(self) -> int:
-        raise NotImplementedError
+        return baseline_term_width(self.kind, self.cfg, self.acc_bits)
 
     def elaborate(self, platform):
         m = Module()
@@ -111,9 +74,6 @@ class _BaselineCore(wiring.Component):
 class IntCore(_BaselineCore):
     kind = "int"
 
-    def _term_width(self):
-        return min(self.cfg.abits + self.cfg.wbits, self.acc_bits)
-
     def _term(self, m, i, code, tw):
         term = Signal(signed(tw), name=f"term{i}")
         m.d.comb += term.eq(self.act[i] * code.as_signed())
@@ -123,13 +83,10 @@ class IntCore(_BaselineCore):
 class PotCore(_BaselineCore):
     kind = "pot"
 
-    def _term_width(self):
-        return term_width(act_shape(self.cfg), self.cfg.M - 1, self.acc_bits)
-
     def _term(self, m, i, code, tw):
         cfg = self.cfg
         mag = code[:cfg.wbits - 1]
-        shift = Signal(unsigned(max(1, (cfg.M - 1).bit_length())), name=f"shift{i}")
+        shift = Signal(pot_shift_shape(cfg), name=f"shift{i}")
         m.d.comb += shift.eq(cfg.M - mag)
         m.submodules[f"shift{i}"] = sh = ShiftSign(act_shape(cfg), cfg.M - 1, tw)
         m.d.comb += [sh.value.eq(self.act[i]), sh.shift.eq(shift),

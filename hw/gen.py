@@ -19,9 +19,8 @@ from amaranth.hdl import Shape
 from amaranth.lib.wiring import Flow
 
 from asq_hw.config import PEConfig
+from asq_hw.designs import DESIGN_KINDS
 from asq_hw.outputs import write_text
-
-KINDS = ("post", "int", "pot")
 
 
 def make_pe(cfg: PEConfig, kind: str = "post"):
@@ -37,7 +36,7 @@ def make_pe(cfg: PEConfig, kind: str = "post"):
     if kind == "pot":
         from hw.baselines import PotPE
         return PotPE(cfg)
-    raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    raise ValueError(f"kind must be one of {', '.join(DESIGN_KINDS)}, not {kind!r}")
 
 
 def port_list(pe) -> list[dict]:

@@ -1,4 +1,4 @@
-"""Verilog and manifest of the PE array (issue 5), alongside hw/gen.py's PE generation.
+"""Verilog and manifest of the PE array, alongside hw/gen.py's PE generation.
 
 `generate_array(cfg, rows)` returns the Verilog text of top module `post_array` and its
 manifest; `write_array(cfg, rows, out_dir)` writes `post_array.v` and `post_array.json`
@@ -19,8 +19,7 @@ from pathlib import Path
 
 from amaranth.back import verilog
 
-from asq_hw.config import PEConfig, _check_int
-from asq_hw.mapper import ROWS_RANGE
+from asq_hw.config import ROWS_RANGE, PEConfig, _check_int
 from hw.array import PostArray
 from hw.gen import port_list, write_design
 from hw.lut import lut_shape

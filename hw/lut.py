@@ -7,7 +7,7 @@ from the golden model's exact integer `lut_entry`, the one definition of the tab
 `ActStage` is the first pipeline stage of a PE: it registers the accepted beat's activations,
 their LUT values, `valid` and `last`. The lookup depends on the activation only, never on the
 weight, so one `ActStage` can feed any number of PE cores that see the same activations (the
-array of issue 5 shares one per lane across its P PEs).
+array shares one per lane across its P PEs).
 """
 
 from __future__ import annotations

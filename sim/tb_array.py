@@ -1,23 +1,18 @@
-"""cocotb bench of the PE array (`post_array`): a stream server the host drives over a link.
+"""cocotb bench of the PE array (`post_array`): runs one batch job (sim/arrayjob.py).
 
-The host (sim/session.py) starts the simulator with this test and sends requests over a Unix
-socket (sim/link.py); the bench answers each, in order, until "stop". Everything numeric
-(beats, golden, requantization) happens in the host, so this process stays light and spends
-its time on the clock loop. Requests:
+The host writes the job folder and starts the simulator once (sim.runner.run_array); this
+test reads the job, streams every layer's images, then every general stream, writes the
+results next to the job and ends. Everything numeric (beats, golden, requantization) happens
+in the host, so this process stays light and spends its time on the clock loop.
 
-- {"op": "layer", "tiles": T, "positions": S, "beats_per_dot": D, "codes": [T*D binary
-  strings], "acts": [[S*D binary strings] per image]}: the mapper's beat stream
-  (asq_hw/mapper.py) of each image, one stream per image: in_valid high and a new beat on
-  every edge where in_ready is high, out_ready held high. Beat (t, s, j) is acts[s*D + j]
-  with codes[t*D + j] and in_last = (j == D - 1). Reply: per result port the list of
-  results as binary strings (stream order), per image its cycles (from the edge accepting
-  its first beat to the edge transferring its last result, both counted), the measured
-  latencies (min, max: edges from a dot product's last beat to its result), beats, wall s.
-- {"op": "stream", "act", "code", "last", "gaps", "ready", "dots"}: a general stream with
-  input gaps and output back-pressure through sim/bfm.run_cocotb (the PE's driver and
-  monitor). Reply: results (tuples of signed packed ints), the accepting edges of last
-  beats, the transfer edges of results, cycles, wall s.
-- {"op": "reset"}, {"op": "stop"}.
+- A layer: the mapper's beat stream (asq_hw/mapper.py) of each image, one stream per image:
+  in_valid high and a new beat on every edge where in_ready is high, out_ready held high.
+  Per image: its cycles (from the edge accepting its first beat to the edge transferring
+  its last result, both counted) and the latencies of its results (edges from a dot
+  product's last beat to its result); per layer the results on every result port.
+- A general stream: input gaps and output back-pressure through sim/bfm.run_cocotb (the PE's
+  driver and monitor). Report: results (packed ints per port), the accepting edges of last
+  beats, the transfer edges of results, cycles.
 
 The fast loop. One trigger per cycle, a FallingEdge: at the falling edge between rising
 edges n and n+1 the loop reads out_valid (a result there moves at edge n+1, out_ready being
@@ -32,7 +27,6 @@ than the whole rest of a cycle; cocotb is pinned to < 2.2 in pyproject.toml.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections import deque
@@ -42,10 +36,9 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge
 
-from sim import link
-from sim.bfm import reset_cocotb
+from sim.arrayjob import JOB_ENV, ResultWriter, image_acts, read_job
+from sim.bfm import StreamDriver, StreamMonitor, reset_cocotb, run_cocotb
 
-JOB_ENV = "ASQ_TB_ARRAY_JOB"
 NO_DELAY = 3      # cocotb.handle._GPISetAction.NO_DELAY: write now, readable at once
 
 
@@ -139,62 +132,48 @@ async def stream_image(p: Ports, acts: list[str], codes: list[str], tiles: int,
     return end - first + 1, min(lats), max(lats)
 
 
-async def serve_layer(p: Ports, msg: dict) -> dict:
-    results: list[list[str]] = [[] for _ in p.outs]
+async def run_layer(p: Ports, lay: dict, out: ResultWriter) -> dict:
+    """Every image of one layer of the job; its results go to `out` image by image."""
+    out.layer(lay["stem"])
     cycles, lats = [], []
     t0 = time.perf_counter()
-    for acts in msg["acts"]:
-        c, lo, hi = await stream_image(p, acts, msg["codes"], msg["tiles"], msg["positions"],
-                                       msg["beats_per_dot"], results)
+    for b in range(lay["images"]):
+        results: list[list[str]] = [[] for _ in p.outs]
+        c, lo, hi = await stream_image(p, image_acts(lay, b), lay["codes"], lay["tiles"],
+                                       lay["positions"], lay["beats_per_dot"], results)
+        out.results(results)
         cycles.append(c)
         lats += [lo, hi]
-    return {"results": results, "cycles": cycles, "latency_min": min(lats),
-            "latency_max": max(lats), "wall_s": time.perf_counter() - t0}
+    return {"cycles": cycles, "latency_min": min(lats, default=None),
+            "latency_max": max(lats, default=None), "wall_s": time.perf_counter() - t0}
 
 
-async def serve_stream(dut, p: Ports, msg: dict) -> dict:
+async def run_stream(dut, p: Ports, s: dict) -> dict:
     """A general stream (gaps, back-pressure) through the PE bench's driver and monitor."""
-    from sim.bfm import StreamDriver, StreamMonitor, run_cocotb
-
-    drv = StreamDriver(msg["act"], msg["code"], msg["last"], msg["gaps"])
-    mon = StreamMonitor(msg["ready"], msg["dots"])
+    drv = StreamDriver(s["act"], s["code"], s["last"], s["gaps"])
+    mon = StreamMonitor(s["ready"], s["dots"])
     t0 = time.perf_counter()
     cycles = await run_cocotb(dut, drv, mon, p.out_names,
-                              max_cycles=20 * (len(msg["act"]) + 16) + 1000)
+                              max_cycles=20 * (len(s["act"]) + 16) + 1000)
     dut.out_ready.value = 1
     dut.in_valid.value = 0
     await FallingEdge(dut.clk)
-    return {"results": mon.results, "last_edges": drv.last_edges, "edges": mon.edges,
-            "cycles": cycles, "wall_s": time.perf_counter() - t0}
+    return {"results": [list(r) for r in mon.results], "last_edges": drv.last_edges,
+            "edges": mon.edges, "cycles": cycles, "wall_s": time.perf_counter() - t0}
 
 
 @cocotb.test()
-async def serve(dut):
-    """Answer the host's requests until it says stop (or closes the link)."""
-    job = json.loads(Path(os.environ[JOB_ENV]).read_text(encoding="utf-8"))
+async def run_job(dut):
+    """The job in $ASQ_TB_ARRAY_JOB: every layer, then every general stream."""
+    path = Path(os.environ[JOB_ENV])
+    job = read_job(path)
     Clock(dut.clk, 10, unit="ns").start()
     p = Ports(dut, job["out_names"])
     await reset(dut)
-    sock = link.connect(job["socket"])
+    out = ResultWriter(path.parent, job["out_names"])
     try:
-        while True:
-            try:
-                msg = link.recv(sock)
-            except link.LinkClosed:
-                break
-            op = msg["op"]
-            if op == "stop":
-                link.send(sock, {"ok": True})
-                break
-            if op == "reset":
-                await reset(dut)
-                reply = {"ok": True}
-            elif op == "layer":
-                reply = await serve_layer(p, msg)
-            elif op == "stream":
-                reply = await serve_stream(dut, p, msg)
-            else:
-                reply = {"error": f"unknown op {op!r}"}
-            link.send(sock, reply)
+        layers = [await run_layer(p, lay, out) for lay in job["layers"]]
+        streams = [await run_stream(dut, p, s) for s in job["streams"]]
     finally:
-        sock.close()
+        out.close()
+    out.done(layers, streams)

@@ -3,7 +3,7 @@
 Driver, monitor, reference and scoreboard: the driver (sim/bfm.StreamDriver) streams a
 workload's beats with random gaps, the monitor (StreamMonitor) applies random back-pressure
 and captures results, and the scoreboard compares them in order with the reference's
-expected results: `golden.pe_dot` for post_pe (baselines: `hw.baselines`), computed with the
+expected results: `golden.pe_dot` for post_pe (baselines: `golden.baselines`), computed with the
 stimulus by sim/workloads.phase_vectors in the process that starts the simulator, so this
 one stays light (no numba) and spends its time on the clock loop.
 
@@ -25,15 +25,10 @@ from pathlib import Path
 import cocotb
 from cocotb.clock import Clock
 
+from asq_hw.outputs import write_text
 from sim.bfm import Scoreboard, StreamDriver, StreamMonitor, latencies, reset_cocotb, run_cocotb
 
 JOB_ENV = "ASQ_TB_JOB"
-
-
-def _write_json(path: Path, data) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
 
 
 async def run_phase(dut, ph: dict, out_names: list[str], latency: int) -> dict:
@@ -70,7 +65,7 @@ async def stream_phases(dut):
     report = []
     for ph in job["phases"]:
         report.append(await run_phase(dut, ph, out_names, latency))
-        _write_json(Path(job["result"]), report)
+        write_text(job["result"], json.dumps(report, indent=1))
     for entry in report:
         assert entry["mismatches"] == 0, f"{entry['name']}: {entry['mismatches']} mismatches"
         if entry["p_stall"] == 0 and entry["dots"]:

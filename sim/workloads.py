@@ -3,7 +3,7 @@
 A dot product of n terms becomes ceil(n / Q) beats of Q lanes; lanes past the n-th term get
 code 0 (a zero weight) and a random activation, which must contribute nothing. Expected
 results come from the reference of the top: `golden.pe_dot` for `post_pe` (the spec's
-golden model), `hw.baselines.baseline_dot` for `int_pe` / `pot_pe`.
+golden model), `golden.baselines.baseline_dot` for `int_pe` / `pot_pe`.
 
 Workloads (all seeded, all deterministic):
 - `exhaustive`: every (activation, code) pair as a single-term dot product.
@@ -59,11 +59,11 @@ def reference(top: str, cfg: PEConfig, acts: np.ndarray, codes: np.ndarray,
               acc_bits: int | None = None) -> list[tuple[int, ...]]:
     """Expected outputs of `top` for dot products acts[b] . codes[b], as output tuples."""
     if top == "post_pe":
-        from golden import pe_dot
+        from golden.pe import pe_dot
         y = pe_dot(acts, codes, cfg)
         return [tuple(int(v) for v in np.atleast_1d(r)) for r in y]
     if top in ("int_pe", "pot_pe"):
-        from hw.baselines import baseline_dot
+        from golden.baselines import baseline_dot
         y = baseline_dot(top[:3], acts, codes, cfg, acc_bits)
         return [(int(v),) for v in y]
     raise ValueError(f"top must be one of post_pe, int_pe, pot_pe, not {top!r}")
@@ -149,17 +149,17 @@ def export_folder(export: str | None = None) -> Path | None:
 def export_layer(folder, cfg: PEConfig) -> int:
     """Index (among the compute layers) of the first layer of the export at `folder` whose
     (wbits, abits, act_signed) are those of `cfg`; UserError listing the layers if none."""
+    from asq_hw.artifact import layer_pe_config, load_artifact
     from asq_hw.errors import UserError
-    from asq_hw.export import layer_pe_config, load_artifact
 
     art = load_artifact(folder)
     fits = []
-    if art.meta["weight_quant"] == "post":
+    if art.weight_quant == "post":
         for j, layer in enumerate(art.compute_layers()):
             lc = layer_pe_config(art, layer, cfg.variant)
             if (lc.wbits, lc.abits, lc.act_signed) == (cfg.wbits, cfg.abits, cfg.act_signed):
                 return j
-            fits.append(f"{layer['name']} (wbits {lc.wbits}, abits {lc.abits}, "
+            fits.append(f"{layer.name} (wbits {lc.wbits}, abits {lc.abits}, "
                         f"{'signed' if lc.act_signed else 'unsigned'})")
     raise UserError(f"export {folder} has no POST layer with wbits {cfg.wbits}, abits "
                     f"{cfg.abits}, {'signed' if cfg.act_signed else 'unsigned'} "
@@ -168,7 +168,7 @@ def export_layer(folder, cfg: PEConfig) -> int:
 
 def export_rows(folder, cfg: PEConfig, rng: np.random.Generator, n_rows: int = 8,
                 n_out: int = 8, data_dir=None):
-    """Real dot products from a trained export (asq_hw.export artifact): the layer
+    """Real dot products from a trained export (asq_hw.artifact): the layer
     `export_layer` picks, its weight codes for n_out seeded output channels, and n_rows
     seeded PE input rows of that layer, computed by the golden network
     (golden.network.GoldenNetwork) from test images of the artifact's data set.
@@ -176,14 +176,14 @@ def export_rows(folder, cfg: PEConfig, rng: np.random.Generator, n_rows: int = 8
     Returns (layer name, acts (n_rows, N), codes (n_out, N), golden accumulators of the
     network for those rows and channels). UserError if no layer fits `cfg`.
     """
+    from asq_hw.artifact import load_artifact
     from asq_hw.data import load_dataset
-    from asq_hw.export import load_artifact
     from golden.network import GoldenNetwork, rows_from_acc
 
     i = export_layer(folder, cfg)
     art = load_artifact(folder)
     net = GoldenNetwork(art, cfg.variant, cfg.frac_bits)
-    data = load_dataset(art.meta["dataset"], data_dir or os.environ.get("ASQ_HW_DATA"))
+    data = load_dataset(art.dataset, data_dir or os.environ.get("ASQ_HW_DATA"))
     images = data.x_test[:max(1, n_rows)].numpy()
     x = net.quantize_input(images)
     beta = np.ones(x.shape[0])
@@ -195,7 +195,7 @@ def export_rows(folder, cfg: PEConfig, rng: np.random.Generator, n_rows: int = 8
     pick = np.sort(rng.choice(len(rows), size=min(n_rows, len(rows)), replace=False))
     codes = art.codes(net.layers[i]).astype(np.int64)
     chans = np.sort(rng.choice(len(codes), size=min(n_out, len(codes)), replace=False))
-    return (net.layers[i]["name"], rows[pick].astype(np.int64), codes[chans],
+    return (net.layers[i].name, rows[pick].astype(np.int64), codes[chans],
             acc[pick][:, chans])
 
 

@@ -16,7 +16,7 @@ def trained_cnn() -> Path:
     folder = runner.build_root() / "sim" / NAME
     with runner.file_lock(folder.parent / f".{NAME}.lock"):
         try:
-            from asq_hw.export import load_artifact
+            from asq_hw.artifact import load_artifact
             load_artifact(folder)
         except Exception:
             subprocess.run([sys.executable, "-m", "asq_hw.cli", "train", "--width", "4",

@@ -44,6 +44,7 @@ def test_verilog_array_rejects_bad_config_before_writing(tmp_path, capsys, flags
     assert not out.exists()
 
 
+@pytest.mark.slow                  # trained_cnn() trains on first use (then cached on disk)
 @pytest.mark.parametrize("flags,message", [
     (["--images", "0"], "images must be an integer from 1 to 360, not 0"),
     (["--images", "361"], "images must be an integer from 1 to 360, not 361"),
@@ -68,7 +69,7 @@ def test_sim_model_names_a_missing_artifact(tmp_path, capsys):
 @pytest.mark.slow
 @needs_verilator
 def test_sim_model_json(capsys):
-    from asq_hw.export import load_artifact
+    from asq_hw.artifact import load_artifact
 
     folder = trained_cnn()
     assert main(["sim", "model", str(folder), "--rows", "8", "--lanes", "8", "--images", "3",
@@ -111,16 +112,9 @@ def test_sim_model_text_on_icarus(capsys):
 @pytest.mark.slow
 @needs_icarus
 def test_sim_model_exits_nonzero_on_mismatch(monkeypatch, capsys):
-    from sim import netrun
-    real = netrun.code_strs
+    from test_sim_array import flip_first_code_bit
 
-    def flip_one(codes, lm, wbits):                # a wrong beat: one code bit flipped
-        words = real(codes, lm, wbits)
-        if lm.name == "conv2":
-            words[0] = words[0][:-1] + ("1" if words[0][-1] == "0" else "0")
-        return words
-
-    monkeypatch.setattr(netrun, "code_strs", flip_one)
+    flip_first_code_bit(monkeypatch, "conv2")              # a wrong beat: one code bit
     assert main(["sim", "model", str(trained_cnn()), "--rows", "3", "--lanes", "5",
                  "--images", "1", "--sim", "icarus"]) == 1
     out = capsys.readouterr().out

@@ -144,7 +144,7 @@ def demo_plots():
 
 def check_summary(quick_run):
     from asq_hw import mapper
-    from asq_hw.export import load_artifact
+    from asq_hw.artifact import load_artifact
 
     out, s, _ = quick_run
     assert set(s) == SUMMARY_KEYS
@@ -195,16 +195,16 @@ def check_rerun(quick_run, capsys):
 def test_interrupted_demo_leaves_no_partial_files(tmp_path, monkeypatch, capsys):
     """Ctrl-C in the middle (during the sweep, synthesis running in the background): exit
     130, no report, no temporary files, the synthesis job and its tools stopped."""
-    from asq_hw import jobs
+    from asq_hw import parallel
 
     stopped = []
-    real_stop = jobs.Job.stop
+    real_stop = parallel.Background.stop
 
     def stop(self):
         stopped.append(self.done())
         real_stop(self)
         stopped.append(self.done())
-    monkeypatch.setattr(jobs.Job, "stop", stop)
+    monkeypatch.setattr(parallel.Background, "stop", stop)
 
     def interrupted(*a, **k):
         raise KeyboardInterrupt
@@ -227,17 +227,15 @@ def test_failed_synthesis_still_writes_the_report(tmp_path, monkeypatch, capsys)
     """A synthesis tool that fails (here: Yosys on broken Verilog, a SynthError as for any
     tool error or timeout) costs the synthesised column, not the run: the report is
     written with the estimate and the reason, and the exit status is 1."""
-    from asq_hw import jobs
+    from asq_hw.parallel import Background
+    from asq_hw.synth import synthesize
 
-    real_start = jobs.Job.start
-
-    def failing_start(func, kwargs, label=None):
-        assert func == "asq_hw.demo:synth_design"
+    def failing_start(fn, *args):
+        assert fn is demo.synth_design
         broken = "module post_array(input clk);\n  this is not verilog;\nendmodule\n"
-        return real_start("asq_hw.synth:synthesize",
-                          {"design": broken, "top": "post_array", "target": "ice40",
-                           "fmax": False, "transistors": False, "use_cache": False}, label)
-    monkeypatch.setattr(jobs.Job, "start", failing_start)
+        return Background(synthesize, broken, "post_array", "ice40", fmax=False,
+                          transistors=False, use_cache=False)
+    monkeypatch.setattr(demo, "Background", failing_start)
     out = tmp_path / "demo"
     assert main(["demo", "--quick", "--quiet", "--no-rtl", "--out", str(out)]) == 1
     err = capsys.readouterr().err.strip().splitlines()

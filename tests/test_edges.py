@@ -143,13 +143,13 @@ def test_sweep_refuses_a_narrow_accumulator(tmp_path, capsys):
 
 def test_network_array_widens_to_the_largest_layer():
     from asq_hw import mapper
-    from asq_hw.export import layer_pe_config, load_artifact
+    from asq_hw.artifact import layer_pe_config, load_artifact
 
     art = load_artifact(trained_cnn())
     for variant in ("lut", "dual"):
         cfg = mapper.array_config(art, variant, 8)
         layers = art.compute_layers()
-        assert cfg.max_len == max(lay["fan_in"] for lay in layers)
+        assert cfg.max_len == max(lay.fan_in for lay in layers)
         assert not cfg.wraps
         for lay in layers:
             assert cfg.acc_bits >= layer_pe_config(art, lay, variant).acc_bits

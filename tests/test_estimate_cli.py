@@ -8,9 +8,9 @@ import pytest
 from array_export import trained_cnn
 
 from asq_hw import mapper
+from asq_hw.artifact import load_artifact
 from asq_hw.cli import main
-from asq_hw.export import load_artifact
-from asq_hw.synth import KEYS
+from asq_hw.designs import RESOURCE_KEYS as KEYS
 
 
 def run(capsys, *argv):

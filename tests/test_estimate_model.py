@@ -4,10 +4,10 @@ DSP choices, flip-flop adjustments), with the committed coefficients."""
 import pytest
 
 from asq_hw.config import PEConfig
+from asq_hw.designs import RESOURCE_KEYS as SYNTH_KEYS
 from asq_hw.estimate import COEFFICIENTS, estimate, load_coefficients
 from asq_hw.estimate.model import BRAM_RULES, _mux_depth, flip_flops, rom_blocks, timing_stages
 from asq_hw.estimate.structure import structure
-from asq_hw.synth import KEYS as SYNTH_KEYS
 
 
 def test_keys_are_synths():
@@ -71,7 +71,14 @@ def test_xc7_flip_flop_rules():
 def test_estimate_explains_itself():
     e = estimate(PEConfig(abits=8, lanes=2), "ice40", rows=4)
     assert e.rom == "2 x 256 x 16 bit (1 block RAM each), shared by the rows"
-    assert e.critical_stage and sum(e.ff_by_block.values()) + 0 >= e.values["ff"]
+    # A 32-bit accumulator's carry chain is longer than anything before it (21-bit adds).
+    assert e.critical_stage == "accumulate"
+    # The registers of each block, from the RTL's widths (W4A8, 2 lanes, 4 rows, F 8):
+    # the 8-bit activation of each lane; one 16-bit word per lane's LUT ROM; per row and
+    # lane a 20-bit term; per row the 32-bit accumulator and its 32-bit result register.
+    ff = e.ff_by_block
+    assert (ff["act"], ff["lut"], ff["term"], ff["acc"]) == (2 * 8, 2 * 16, 4 * 2 * 20,
+                                                             4 * 2 * 32)
     x = estimate(PEConfig(), "xc7")
     assert "no open place and route" in x.fmax_note
 

@@ -10,8 +10,8 @@ import pytest
 from array_export import trained_cnn
 
 from asq_hw import mapper
+from asq_hw.artifact import load_artifact
 from asq_hw.estimate.network import blocks_for, estimate_network
-from asq_hw.export import load_artifact
 from asq_hw.toolchain import have_simulator
 
 ROWS, LANES = 8, 8
@@ -37,7 +37,7 @@ def test_cycles_are_the_mappers_and_figures_follow(art):
     assert 0 < r["utilization"] < 1
     assert r["macs_per_cycle"] == pytest.approx(r["utilization"] * 15)
     # Weights as streamed: every tile's beats of P x Q codes, padding included.
-    wbits = art.meta["wbits"]
+    wbits = art.wbits
     assert r["weight_bits"] == sum(lm.tiles * lm.beats_per_dot * 15 * wbits for lm in lms)
     assert r["weight_bits_raw"] == sum(lm.outputs * lm.fan_in * wbits for lm in lms)
     assert r["weight_bits"] >= r["weight_bits_raw"]
@@ -82,7 +82,7 @@ def test_every_layer_of_the_digits_network_takes_the_estimated_cycles(art):
 def test_random_layer_shapes_take_the_estimated_cycles(art):
     from hw.gen_array import generate_array
     from sim import runner
-    from sim.session import ArraySession
+    from sim.arrayjob import LayerJob
 
     cfg = mapper.array_config(art, "lut", LANES)
     b = runner.build(cfg, "verilator", design=generate_array(cfg, ROWS))
@@ -91,15 +91,17 @@ def test_random_layer_shapes_take_the_estimated_cycles(art):
     shapes = [(1, 1, 1), (ROWS, LANES, 1), (ROWS + 1, LANES + 1, 2)]
     shapes += [(int(rng.integers(1, 40)), int(rng.integers(1, 80)), int(rng.integers(1, 12)))
                for _ in range(5)]
-    with ArraySession(b) as s:
-        for k, n, positions in shapes:
-            lm = mapper.LayerMap("l", "linear", k, n, positions, ROWS, LANES)
-            code_w, act_w = ROWS * LANES * cfg.wbits, LANES * cfg.abits
-            codes = ["".join(rng.choice(["0", "1"], code_w))
-                     for _ in range(lm.tiles * lm.beats_per_dot)]
-            acts = [["".join(rng.choice(["0", "1"], act_w))
-                     for _ in range(positions * lm.beats_per_dot)] for _ in range(2)]
-            reply = s.layer(codes, acts, lm.tiles, positions, lm.beats_per_dot)
-            want = lm.cycles(lat)
-            assert reply["cycles"] == [want, want], (k, n, positions)
-            assert want == math.ceil(k / ROWS) * positions * math.ceil(n / LANES) + lat
+    lms, jobs = [], []
+    for k, n, positions in shapes:                 # random beats, two images each
+        lm = mapper.LayerMap("l", "linear", k, n, positions, ROWS, LANES)
+        code_w, act_w = ROWS * LANES * cfg.wbits, LANES * cfg.abits
+        codes = rng.integers(0, 2, (lm.tiles * lm.beats_per_dot, code_w)) + ord("0")
+        acts = rng.integers(0, 2, (2 * positions * lm.beats_per_dot, act_w)) + ord("0")
+        lms.append(lm)
+        jobs.append(LayerJob(lm.name, lm.tiles, positions, lm.beats_per_dot,
+                             acts.astype(np.uint8), codes.astype(np.uint8)))
+    results, _ = runner.run_array(b, jobs)
+    for (k, n, positions), lm, res in zip(shapes, lms, results, strict=True):
+        want = lm.cycles(lat)
+        assert res.cycles == [want, want], (k, n, positions)
+        assert want == math.ceil(k / ROWS) * positions * math.ceil(n / LANES) + lat

@@ -8,8 +8,8 @@ import pytest
 
 from asq_hw.config import PEConfig
 from asq_hw.estimate import estimate
-from asq_hw.estimate.calibrate import design_text
 from asq_hw.estimate.grid import Point
+from asq_hw.estimate.measure import design_text
 from asq_hw.synth import synthesize
 
 pytestmark = [pytest.mark.synth, pytest.mark.slow]

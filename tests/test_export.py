@@ -1,22 +1,23 @@
 """The artifact: codes as the quantizer made them, byte-identical round trip, a loader that
 refuses every kind of broken artifact with one line naming the file and the field."""
 
+import dataclasses
 import json
 
 import numpy as np
 import pytest
 import torch
 
-from asq_hw.data import load_digits
-from asq_hw.errors import UserError
-from asq_hw.export import (
+from asq_hw.artifact import (
     copy_artifact,
-    export_model,
     layer_pe_config,
     load_artifact,
     save_artifact,
     write_raw,
 )
+from asq_hw.data import load_digits
+from asq_hw.errors import UserError
+from asq_hw.export import export_model
 from asq_hw.models import ModelConfig, build_model
 from asq_hw.quant import QConv2d, QLinear
 from asq_hw.train import TrainConfig, train
@@ -50,21 +51,20 @@ def test_exported_codes_are_the_quantizers_codes(trained, art):
     for mod, layer in zip(mods, layers, strict=True):
         k = mod.weight.shape[0]
         codes = art.codes(layer)
-        assert codes.dtype == np.uint8 and codes.shape == (k, layer["fan_in"])
+        assert codes.dtype == np.uint8 and codes.shape == (k, layer.fan_in)
         assert np.array_equal(codes, mod.weight_quant.codes(mod.weight).reshape(k, -1).numpy())
         alpha = mod.weight_quant.alpha().detach()
         u = (mod.weight.detach() / alpha.view((-1,) + (1,) * (mod.weight.dim() - 1)))
         assert np.array_equal(codes, encode(u.double().numpy().reshape(k, -1), 4))
-        assert np.array_equal(art.tensors[f"{layer['name']}.alpha"], alpha.numpy())
+        assert np.array_equal(art.tensors[f"{layer.name}.alpha"], alpha.numpy())
 
 
 def test_layer_description_and_folded_batchnorm(trained, art):
     conv0 = art.compute_layers()[0]
-    assert (conv0["op"], conv0["in_channels"], conv0["out_channels"], conv0["kernel"],
-            conv0["stride"], conv0["padding"], conv0["in_hw"], conv0["fan_in"]) == \
-        ("conv", 1, 4, [3, 3], 1, 1, [8, 8], 9)
-    assert conv0["act_in"]["abits"] == 8 and conv0["act_in"]["signed"] is True
-    assert [op["op"] for op in art.ops] == ["conv", "relu", "conv", "relu", "maxpool", "conv",
+    assert (conv0.op, conv0.in_channels, conv0.out_channels, conv0.kernel, conv0.stride,
+            conv0.padding, conv0.in_hw, conv0.fan_in) == ("conv", 1, 4, (3, 3), 1, 1, (8, 8), 9)
+    assert conv0.act_in.abits == 8 and conv0.act_in.signed is True
+    assert [op.op for op in art.ops] == ["conv", "relu", "conv", "relu", "maxpool", "conv",
                                             "relu", "maxpool", "flatten", "linear"]
     # BN folded: conv(x, w_q) * g + b == BN(conv(x, w_q)) in eval mode.
     layers = trained.qat_model.layers
@@ -83,8 +83,7 @@ def test_layer_pe_config(art):
         == (4, 4, False, "dual", 6, 36)
     first = layer_pe_config(art, art.compute_layers()[0], "lut")
     assert (first.abits, first.act_signed, first.frac_bits, first.max_len) == (8, True, 8, 9)
-    pot = copy_artifact(art)
-    pot.meta["weight_quant"] = "pot"
+    pot = dataclasses.replace(art, weight_quant="pot")
     with pytest.raises(UserError, match=r"^weight_quant 'pot' does not run on the POST PE"):
         layer_pe_config(pot, "conv1", "lut")
 
@@ -95,7 +94,8 @@ def test_round_trip_is_byte_identical(art, tmp_path):
     save_artifact(loaded, tmp_path / "b")
     for name in ("model.json", "model.safetensors"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
-    assert loaded.meta["provenance"] == {"note": "test"}
+    assert loaded.provenance == {"note": "test"}
+    assert loaded.ops == art.ops and loaded.input == art.input
 
 
 def test_resnet_export_is_refused_in_one_line(digits):
@@ -115,11 +115,12 @@ def _saved(art, path):
 def _rewrite(art, path, meta_fn=None, tensor_fn=None):
     """Write a modified artifact with a matching checksum (a buggy exporter)."""
     bad = copy_artifact(art)
+    meta = bad.to_json()
     if meta_fn:
-        meta_fn(bad.meta)
+        meta_fn(meta)
     if tensor_fn:
         tensor_fn(bad.tensors)
-    write_raw(path, bad.meta, bad.tensors)
+    write_raw(path, meta, bad.tensors)
     return path
 
 

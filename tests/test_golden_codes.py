@@ -96,3 +96,13 @@ def test_act_lut_covers_the_range_and_is_odd_symmetric():
 def test_decode_rejects_bad_code():
     with pytest.raises(ValueError, match=re.escape("code must be an integer from 0 to 15, not 16")):
         decode(16, 4)
+
+
+def test_codes_and_the_lut_do_not_load_numba():
+    """golden/__init__ imports nothing: the tables (and hw.lut, built on them) stay light."""
+    import subprocess
+    import sys
+    code = "import sys, golden.codes, golden.schemes, hw.lut; print('numba' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "False"

@@ -1,16 +1,17 @@
-"""Golden integer network: the step-wise API issue 5 builds on, and agreement with the
+"""Golden integer network: the step-wise API the RTL array run builds on, and agreement with the
 fake-quantized PyTorch model it was exported from."""
 
 import numpy as np
 import pytest
 import torch
 
+from asq_hw.artifact import layer_pe_config
 from asq_hw.data import load_digits
-from asq_hw.export import export_model, layer_pe_config
+from asq_hw.export import export_model
 from asq_hw.quant import QConv2d, QLinear
 from asq_hw.train import TrainConfig, predict, train
-from golden import layers as L
 from golden.network import GoldenNetwork, acc_from_rows, rows_from_acc
+from golden.ops import im2col
 from golden.pe import pe_matmul
 
 
@@ -60,11 +61,10 @@ def test_trace_rows_and_accumulators_are_the_pe_s(cnn, digits, variant):
     for i, rec in enumerate(res.records):
         layer = net.layers[i]
         cfg = layer_pe_config(art, layer, variant)
-        if layer["op"] == "conv":
-            assert np.array_equal(rec.rows, L.im2col(rec.x, tuple(layer["kernel"]),
-                                                     layer["stride"], layer["padding"]))
-            assert rec.rows.shape == (6 * layer["out_hw"][0] * layer["out_hw"][1],
-                                      layer["fan_in"])
+        if layer.op == "conv":
+            assert np.array_equal(rec.rows, im2col(rec.x, layer.kernel, layer.stride,
+                                                   layer.padding))
+            assert rec.rows.shape == (6 * layer.positions, layer.fan_in)
         else:
             assert np.array_equal(rec.rows, rec.x)
         assert np.array_equal(rec.acc_rows, pe_matmul(rec.rows, art.codes(layer), cfg))

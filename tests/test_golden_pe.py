@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 from reference_model import ref_dot
 
 from asq_hw import PEConfig
-from golden import pe_dot, pe_matmul
 from golden.codes import levels
+from golden.pe import pe_dot, pe_matmul
 
 
 def ref_rows(acts, codes, cfg):

@@ -11,7 +11,7 @@ from amaranth.sim import Simulator
 
 from asq_hw import PEConfig
 from asq_hw.mapper import LayerMap, beat_stream, results_to_rows, unpack_words
-from golden import pe_matmul
+from golden.pe import pe_matmul
 from hw.array import PostArray
 from hw.gen_array import generate_array, write_array
 from hw.lut import lut_shape

@@ -68,7 +68,7 @@ def test_write_pe_writes_both_files_and_keeps_unchanged_ones(tmp_path):
 
 @pytest.mark.parametrize("kind,top", [("int", "int_pe"), ("pot", "pot_pe")])
 def test_baselines_generate_with_their_own_top_and_acc_width(kind, top):
-    from hw.baselines import baseline_acc_bits
+    from golden.baselines import baseline_acc_bits
     cfg = PEConfig(wbits=4, abits=4, lanes=2, max_len=64)
     text, man = generate_pe(cfg, kind)
     assert man["top"] == top and f"module {top}(" in text

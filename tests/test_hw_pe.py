@@ -7,7 +7,7 @@ from amaranth.sim import Simulator
 from stream_check import check
 
 from asq_hw import PEConfig
-from golden import pe_dot
+from golden.pe import pe_dot
 from hw.gen import manifest
 from hw.pe import PostPE, pe_latency
 from sim import workloads

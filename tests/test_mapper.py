@@ -2,15 +2,17 @@ import numpy as np
 import pytest
 
 from asq_hw import PEConfig, mapper
+from asq_hw.artifact import ActIn, ConvLayer, LinearLayer, Relu
 from asq_hw.errors import UserError
 from asq_hw.mapper import LayerMap
-from golden import pe_dot, pe_matmul
+from golden.pe import pe_dot, pe_matmul
 
-# The default digits CNN (width 16) as model.json describes its compute ops.
-CONV0 = {"name": "conv0", "op": "conv", "out_channels": 16, "out_hw": [8, 8], "fan_in": 9}
-CONV1 = {"name": "conv1", "op": "conv", "out_channels": 32, "out_hw": [8, 8], "fan_in": 144}
-CONV2 = {"name": "conv2", "op": "conv", "out_channels": 32, "out_hw": [4, 4], "fan_in": 288}
-LINEAR3 = {"name": "linear3", "op": "linear", "out_features": 10, "fan_in": 128}
+# The default digits CNN (width 16) as the artifact describes its compute ops.
+_A8, _A4 = ActIn(8, True, 0.1), ActIn(4, False, 0.1)
+CONV0 = ConvLayer("conv0", 1, 16, (3, 3), 1, 1, (8, 8), (8, 8), 9, _A8)
+CONV1 = ConvLayer("conv1", 16, 32, (3, 3), 1, 1, (8, 8), (8, 8), 144, _A4)
+CONV2 = ConvLayer("conv2", 32, 32, (3, 3), 1, 1, (4, 4), (4, 4), 288, _A4)
+LINEAR3 = LinearLayer("linear3", 128, 10, 128, _A4)
 
 
 @pytest.mark.parametrize("layer,rows,lanes,tiles,d,beats,util", [
@@ -36,7 +38,7 @@ def test_bad_shapes_are_refused():
     with pytest.raises(ValueError, match=r"^lanes must be an integer from 1 to 64, not 65$"):
         mapper.map_layer(CONV0, 8, 65)
     with pytest.raises(ValueError, match=r"^op must be 'conv' or 'linear', not 'relu'$"):
-        mapper.map_layer({"name": "x", "op": "relu"}, 8, 8)
+        mapper.map_layer(Relu(), 8, 8)
 
 
 def beats_to_dots(beats, cfg, rows):
@@ -115,9 +117,8 @@ class FakeArtifact:
     """Just what array_config reads."""
 
     def __init__(self, inputs, fans):
-        self.meta = {"weight_quant": "post", "wbits": 4, "frac_bits": 8}
-        self.layers = [{"name": f"l{i}", "op": "linear", "out_features": 4, "fan_in": n,
-                        "act_in": {"abits": a, "signed": s}}
+        self.weight_quant, self.wbits, self.frac_bits = "post", 4, 8
+        self.layers = [LinearLayer(f"l{i}", n, 4, n, ActIn(a, s, 0.1))
                        for i, ((a, s), n) in enumerate(zip(inputs, fans, strict=True))]
 
     def compute_layers(self):
@@ -125,7 +126,7 @@ class FakeArtifact:
 
 
 def test_array_config_covers_every_layer():
-    from asq_hw.export import layer_pe_config
+    from asq_hw.artifact import layer_pe_config
 
     art = FakeArtifact([(8, True), (4, False), (4, False)], [9, 288, 128])
     cfg = mapper.array_config(art, "lut", lanes=8)

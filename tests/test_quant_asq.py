@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
+from asq_hw.config import MIN_BETA
 from asq_hw.quant import ASQActivation, make_adapter
-from golden.network import MIN_BETA
 
 
 def test_adapter_shapes_follow_the_channel_rule():

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from asq_hw.quant import INTWeightQuant, POTWeightQuant, make_weight_quant
-from golden.layers import encode_weights, weight_levels
+from golden.schemes import encode_weights, weight_levels
 
 
 def test_pot_levels_are_powers_of_two_in_the_post_code_layout():

@@ -9,7 +9,7 @@ import pytest
 from array_export import trained_cnn
 
 from asq_hw import mapper
-from asq_hw.export import load_artifact
+from asq_hw.artifact import load_artifact
 from asq_hw.toolchain import have_simulator
 from golden.network import GoldenNetwork
 from sim import netrun
@@ -64,8 +64,8 @@ def test_network_runs_bit_exactly_on_the_rtl_array(net, sim, variant, rows, lane
 def test_rtl_handshake_under_gaps_and_back_pressure(net):
     from hw.gen_array import generate_array
     from sim import runner
+    from sim.arrayjob import StreamJob
     from sim.bfm import random_gaps, random_ready
-    from sim.session import ArraySession
 
     art, x_test = net
     cfg = mapper.array_config(art, "lut", lanes=5)
@@ -76,36 +76,44 @@ def test_rtl_handshake_under_gaps_and_back_pressure(net):
     acts, codes, lasts = (list(v) for v in zip(*beats, strict=True))
     b = runner.build(cfg, "icarus", design=generate_array(cfg, 3))
     mask = (1 << (3 * cfg.acc_bits)) - 1
-    with ArraySession(b) as s:
-        for seed, p_gap, p_stall in ((1, 0.3, 0.5), (2, 0.4, 0.0)):
-            rng = np.random.default_rng(seed)
-            rep = s.stream(acts, codes, lasts, random_gaps(rng, len(beats), p_gap),
-                           random_ready(rng, p_stall), lm.dots)
-            words = [r[0] & mask for r in rep["results"]]
-            got = mapper.results_to_rows(mapper.unpack_words(words, 3, cfg.acc_bits), lm, 1)
-            np.testing.assert_array_equal(got, rec.acc_rows)
-            assert rep["cycles"] > lm.beats
-            lats = {e - a for a, e in zip(rep["last_edges"], rep["edges"], strict=True)}
-            if p_stall == 0:
-                assert lats == {b.manifest["latency"]}
-            else:
-                assert max(lats) > b.manifest["latency"]      # the stalls did hold results
+    cases = ((1, 0.3, 0.5), (2, 0.4, 0.0))
+    streams = []
+    for seed, p_gap, p_stall in cases:
+        rng = np.random.default_rng(seed)
+        streams.append(StreamJob(acts, codes, lasts, random_gaps(rng, len(beats), p_gap),
+                                 random_ready(rng, p_stall), lm.dots))
+    _, reps = runner.run_array(b, [], streams)
+    for (_, _, p_stall), rep in zip(cases, reps, strict=True):
+        words = [r[0] & mask for r in rep.results]
+        got = mapper.results_to_rows(mapper.unpack_words(words, 3, cfg.acc_bits), lm, 1)
+        np.testing.assert_array_equal(got, rec.acc_rows)
+        assert rep.cycles > lm.beats
+        lats = {e - a for a, e in zip(rep.last_edges, rep.edges, strict=True)}
+        if p_stall == 0:
+            assert lats == {b.manifest["latency"]}
+        else:
+            assert max(lats) > b.manifest["latency"]      # the stalls did hold results
+
+
+def flip_first_code_bit(monkeypatch, layer: str) -> None:
+    """Corrupt the co-simulation's beats: bit 0 of row 0, lane 0's code in the first code
+    word of `layer`."""
+    real = mapper.code_beats
+
+    def flipped(codes, lm, wbits):
+        words = real(codes, lm, wbits)
+        if lm.name == layer:
+            words[0, -1] ^= 1                       # b"0" <-> b"1"
+        return words
+
+    monkeypatch.setattr(mapper, "code_beats", flipped)
 
 
 @needs_icarus
 @pytest.mark.slow
 def test_a_corrupted_beat_is_caught(net, monkeypatch):
     art, x_test = net
-    real = netrun.code_strs
-
-    def flip_one(codes, lm, wbits):
-        words = real(codes, lm, wbits)
-        if lm.name == "conv1":          # bit 0 of row 0, lane 0's code in the first word
-            w = words[0]
-            words[0] = w[:-1] + ("1" if w[-1] == "0" else "0")
-        return words
-
-    monkeypatch.setattr(netrun, "code_strs", flip_one)
+    flip_first_code_bit(monkeypatch, "conv1")
     r = netrun.run_network(art, x_test[:1], 3, 5, "lut", "icarus")
     bad = {s.name: s.mismatches for s in r.layers}
     assert bad["conv0"] == 0 and bad["conv1"] > 0

@@ -142,7 +142,7 @@ def trained_export() -> Path:
     folder = runner.build_root() / "sim" / "export-mlp-digits"
     with runner.file_lock(folder.parent / ".export-mlp-digits.lock"):
         try:
-            from asq_hw.export import load_artifact
+            from asq_hw.artifact import load_artifact
             load_artifact(folder)
         except Exception:
             subprocess.run([sys.executable, "-m", "asq_hw.cli", "train", "--model", "mlp",
@@ -154,7 +154,7 @@ def trained_export() -> Path:
 
 def export_cfg(folder: Path, variant: str) -> PEConfig:
     """4 lanes on the first POST layer of the export with unsigned inputs (else the first)."""
-    from asq_hw.export import layer_pe_config, load_artifact
+    from asq_hw.artifact import layer_pe_config, load_artifact
     art = load_artifact(folder)
     layers = art.compute_layers()
     cfgs = [layer_pe_config(art, lay, variant) for lay in layers]

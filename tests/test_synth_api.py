@@ -1,7 +1,8 @@
 import pytest
 
 import asq_hw.synth as synth
-from asq_hw.synth import KEYS, SynthError, SynthResult, read_design, stock_ecp5_luts, synthesize
+from asq_hw.designs import RESOURCE_KEYS as KEYS
+from asq_hw.synth import SynthError, SynthResult, read_design, stock_ecp5_luts, synthesize
 
 ADD8 = """
 module add8 (input clk, input [7:0] a, input [7:0] b, output reg [8:0] q);

@@ -177,16 +177,16 @@ def test_cli_activity_needs_the_asic_target(capsys):
 def cnn():
     from array_export import trained_cnn
 
+    from asq_hw.artifact import load_artifact
     from asq_hw.data import load_dataset
-    from asq_hw.export import load_artifact
     return load_artifact(trained_cnn()), load_dataset("digits").x_test.numpy()[:8]
 
 
 def test_workload_stimulus_is_whole_dot_products_of_the_fitting_layers(cnn):
     art, images = cnn
-    cfg = PEConfig(wbits=art.meta["wbits"], abits=4, lanes=4, max_len=1024)
+    cfg = PEConfig(wbits=art.wbits, abits=4, lanes=4, max_len=1024)
     stim = activity.workload_stimulus(art, images, cfg, "post", rows=2, beats=300, seed=3)
-    first = art.compute_layers()[0]["name"]
+    first = art.compute_layers()[0].name
     used = [x["layer"] for x in stim.source["layers"]]
     assert first not in used and len(used) == len(art.compute_layers()) - 1
     assert stim.act.shape == (stim.beats, 4) and stim.code.shape == (stim.beats, 2, 4)
@@ -194,8 +194,8 @@ def test_workload_stimulus_is_whole_dot_products_of_the_fitting_layers(cnn):
     assert sum(x["beats"] for x in stim.source["layers"]) == stim.beats
     assert stim.act.min() >= 0 and stim.act.max() <= 15
     # Useful MACs: every term of every real row (padding lanes carry zero codes).
-    by_layer = {lay["name"]: lay for lay in art.compute_layers()}
-    assert stim.macs <= sum(x["dots"] * 2 * by_layer[x["layer"]]["fan_in"]
+    by_layer = {lay.name: lay for lay in art.compute_layers()}
+    assert stim.macs <= sum(x["dots"] * 2 * by_layer[x["layer"]].fan_in
                             for x in stim.source["layers"])
     assert stim.macs >= int(np.count_nonzero(stim.code)) // 2
     again = activity.workload_stimulus(art, images, cfg, "post", rows=2, beats=300, seed=3)
@@ -205,9 +205,9 @@ def test_workload_stimulus_is_whole_dot_products_of_the_fitting_layers(cnn):
 
 
 def test_expected_results_are_the_golden_dot_products(cnn):
-    from golden import pe_dot
+    from golden.pe import pe_dot
     art, images = cnn
-    cfg = PEConfig(wbits=art.meta["wbits"], abits=4, lanes=4, max_len=1024, variant="dual")
+    cfg = PEConfig(wbits=art.wbits, abits=4, lanes=4, max_len=1024, variant="dual")
     stim = activity.workload_stimulus(art, images, cfg, "post", rows=1, beats=50)
     want = activity.expected_results(stim, cfg, "post", cfg.acc_bits)
     end = int(np.flatnonzero(stim.last)[0]) + 1
@@ -225,7 +225,7 @@ def test_expected_results_are_the_golden_dot_products(cnn):
 ])
 def test_workload_stimulus_refuses_a_model_that_does_not_fit(cnn, kwargs, message):
     art, images = cnn
-    assert art.meta["wbits"] == 4
+    assert art.wbits == 4
     kind = kwargs.pop("kind", "post")
     cfg = PEConfig(**{"wbits": 4, "abits": 4, "lanes": 4, **kwargs})
     with pytest.raises(UserError, match=message):
@@ -304,6 +304,7 @@ def test_power_follows_activity_and_checks_the_netlist(monkeypatch):
 
 
 @pytest.mark.synth
+@pytest.mark.slow
 @needs_tools
 def test_cli_synth_pe_osu018_with_activity_json(capsys):
     from array_export import trained_cnn

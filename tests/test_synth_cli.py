@@ -4,7 +4,7 @@ import re
 import pytest
 
 from asq_hw.cli import main
-from asq_hw.synth import KEYS
+from asq_hw.designs import RESOURCE_KEYS as KEYS
 
 
 @pytest.fixture(autouse=True)

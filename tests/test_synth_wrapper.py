@@ -3,7 +3,7 @@ import subprocess
 
 import pytest
 
-from asq_hw.synth.pnr import PNR_TARGETS
+from asq_hw.designs import PNR_TARGETS
 from asq_hw.synth.wrapper import WRAPPER_TOP, verilog_id, wrap, wrapper_flops
 from asq_hw.synth.yosys import synth_counts
 from asq_hw.toolchain import find_simulator

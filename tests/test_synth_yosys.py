@@ -1,7 +1,8 @@
 import pytest
 
+from asq_hw.designs import TARGETS
 from asq_hw.synth.tools import SynthError
-from asq_hw.synth.yosys import TARGETS, count_resources, synth_counts, synth_script
+from asq_hw.synth.yosys import count_resources, synth_counts, synth_script
 
 # A registered 8-bit adder: 9 flip-flops on every target, a carry chain, no DSP or RAM.
 ADD8 = """

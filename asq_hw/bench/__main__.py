@@ -3,7 +3,7 @@
 import importlib
 
 # One module per stage; each has main() printing its figures and ratios.
-BENCHES = ("golden_pe", "rtl_pe", "golden_conv", "rtl_array", "estimate_speed")
+BENCHES = ("cli_startup", "golden_pe", "rtl_pe", "golden_conv", "rtl_array", "estimate_speed")
 
 for name in BENCHES:
     importlib.import_module(f"asq_hw.bench.{name}").main()

@@ -32,7 +32,8 @@ def _time(fn) -> float:
 
 def main() -> None:
     from asq_hw.config import PEConfig
-    from asq_hw.estimate import TARGETS, estimate
+    from asq_hw.designs import TARGETS
+    from asq_hw.estimate import estimate
     from asq_hw.estimate.grid import grid
 
     print("estimate_speed: analytical estimate vs synthesis (asq_hw/estimate)")

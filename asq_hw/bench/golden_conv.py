@@ -1,7 +1,7 @@
 """Golden integer conv layer throughput, bit-exact, against torch.nn.functional.conv2d in
-float32 on the same shape in the same run (issue 3): a ResNet-20-like layer, batch 32,
+float32 on the same shape in the same run: a ResNet-20-like layer, batch 32,
 64 -> 64 channels, 3x3, 16x16, W4A4 POST, both MAC variants. The golden layer runs the
-exact float-GEMM fast path (golden.layers.plan_gemm); before timing, its accumulators are
+exact float-GEMM fast path (golden.gemm.plan_gemm); before timing, its accumulators are
 checked against the Numba kernel pe_matmul on the same inputs."""
 
 from __future__ import annotations
@@ -31,8 +31,11 @@ def bench_golden_conv(batch: int = 32, channels: int = 64, hw: int = 16, repeats
     import torch
     import torch.nn.functional as F
 
-    from golden.layers import LayerArith, conv_accumulate, im2col, plan_gemm
+    from golden.accumulate import conv_accumulate
+    from golden.arith import LayerArith
+    from golden.gemm import plan_gemm
     from golden.network import rows_from_acc
+    from golden.ops import im2col
     from golden.pe import pe_matmul
 
     rng = np.random.default_rng(seed)

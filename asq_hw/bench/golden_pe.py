@@ -1,4 +1,4 @@
-"""Golden pe_dot throughput against numpy on pre-decoded integer weights (issue 2)."""
+"""Golden pe_dot throughput against numpy on pre-decoded integer weights."""
 
 from __future__ import annotations
 

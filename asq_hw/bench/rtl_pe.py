@@ -1,4 +1,4 @@
-"""Verified dot-product terms per second through cocotb: Verilator against Icarus (issue 4).
+"""Verified dot-product terms per second through cocotb: Verilator against Icarus.
 
 The same 4-lane POST PE (W4A4, lut, F 8) and the same stream of random dot products (1 to
 64 terms, no gaps, no back-pressure: one beat per cycle) on both simulators; every result is

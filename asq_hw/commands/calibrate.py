@@ -21,14 +21,17 @@ import sys
 import time
 from pathlib import Path
 
+from asq_hw.commands.args import Choice, check_int
 
-def register(sub) -> None:
-    p = sub.add_parser("calibrate", help="fit/check the estimator against synthesis",
-                       description=__doc__)
-    p.add_argument("--grid", default="full", choices=("small", "full"),
+
+def register(sub, help: str) -> None:
+    from asq_hw.designs import TARGETS
+    from asq_hw.estimate.grid import GRIDS
+    p = sub.add_parser("calibrate", help=help, description=__doc__)
+    p.add_argument("--grid", default="full", action=Choice, allowed=GRIDS,
                    help="design grid (default full: ~64 designs per target)")
-    p.add_argument("--targets", nargs="+", default=None, metavar="T",
-                   help="targets (default: ice40 ecp5 xc7)")
+    p.add_argument("--targets", nargs="+", default=TARGETS, action=Choice, allowed=TARGETS,
+                   field="targets", help=f"targets (default: {' '.join(TARGETS)})")
     p.add_argument("--jobs", type=int, default=1, help="parallel synthesis runs (default 1)")
     p.add_argument("--check", action="store_true",
                    help="evaluate the committed coefficients; do not refit")
@@ -40,22 +43,19 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from asq_hw.config import _check_int
-    from asq_hw.estimate import COEFFICIENTS, TARGETS, load_coefficients
-    from asq_hw.estimate import calibrate as cal
-    from asq_hw.estimate.grid import grid, holdout
+    from asq_hw.errors import UserError
+    from asq_hw.estimate import COEFFICIENTS
+    from asq_hw.estimate.accuracy import goal_misses
+    from asq_hw.estimate.accuracy_report import SHOWN, cell
+    from asq_hw.estimate.calibrate import calibrate
     from asq_hw.outputs import write_text
 
-    targets = tuple(args.targets or TARGETS)
-    for t in targets:
-        if t not in TARGETS:
-            raise ValueError(f"targets must be among {', '.join(TARGETS)}, not {t!r}")
-    _check_int("jobs", args.jobs, 1, 64)
+    targets = tuple(args.targets)
+    check_int("jobs", args.jobs, 1, 64)
     coef_path = Path(args.coefficients or COEFFICIENTS)
     report = Path(args.report)
     if not report.parent.is_dir():
-        raise FileNotFoundError(f"report folder {report.parent} does not exist")
-    points = grid(args.grid)
+        raise UserError(f"report folder {report.parent} does not exist")
     t0 = time.perf_counter()
     show = sys.stderr.isatty()
 
@@ -64,35 +64,19 @@ def run(args) -> int:
             print(f"  {done}/{total} {recs[0]['point'].label} ({time.perf_counter() - t0:.0f} s)",
                   file=sys.stderr, flush=True)
 
-    records = cal.measure(points, targets, args.jobs, progress)
-    held = cal.measure(holdout(), targets, args.jobs, progress) if args.grid == "full" else []
-    wall = time.perf_counter() - t0
-    prov = cal.provenance(records + held, args.grid, wall)
-    if args.check:
-        coefs = load_coefficients(coef_path)
-        mode = (f"check of the committed coefficients (fitted {coefs['provenance']['date']} "
-                f"with `{coefs['provenance']['command']}`)")
-    else:
-        coefs = {"provenance": prov, **cal.fit(records)}
-        mode = "fit (coefficients written to asq_hw/estimate/coefficients.json)"
-    est = cal.predictions(records, coefs)
-    loo = cal.predictions(records, coefs, loo=True)
-    speed = cal.measure_speed(records, coefs)
-    held_est = cal.predictions(held, coefs)
-    flow = cal.flow_check(records + held, args.jobs) if "ecp5" in targets else None
-    text = cal.report_markdown(records, coefs, prov, est, loo, speed, mode, held, held_est,
-                               flow)
+    cal = calibrate(args.grid, targets, jobs=args.jobs, check=args.check,
+                    coefficients=coef_path, progress=progress)
     if not args.check:
-        write_text(coef_path, json.dumps(coefs, indent=1, sort_keys=True) + "\n")
-    write_text(report, text)
-    table = cal.error_table(records, est, lambda p: p.kind == "post")
-    print(f"{len(points)} designs x {len(targets)} targets in {wall:.0f} s; "
+        write_text(coef_path, json.dumps(cal.coefficients, indent=1, sort_keys=True) + "\n")
+    write_text(report, cal.report)
+    table = cal.post_table
+    print(f"{cal.designs} designs x {len(targets)} targets in {cal.wall_s:.0f} s; "
           f"wrote {report}" + ("" if args.check else f" and {coef_path}"))
     for t in targets:
-        cells = ", ".join(f"{k} {cal._cell(table[t].get(k), k)}" for k in cal.SHOWN
+        cells = ", ".join(f"{k} {cell(table[t].get(k), k)}" for k in SHOWN
                           if t in table and k in table[t])
         print(f"  {t}: {cells}")
-    misses = cal.goal_misses(table)
+    misses = goal_misses(table)
     for m in misses:
         print(f"  goal missed: {m}")
     return 1 if misses else 0

@@ -16,29 +16,31 @@ import sys
 
 import numpy as np
 
-from asq_hw.config import WBITS_RANGE, PEConfig
+from asq_hw.commands.args import Choice, CommaList, checked, shown
+from asq_hw.config import VARIANTS, WBITS_RANGE, PEConfig
+from asq_hw.toolchain import SIMULATORS
 
 
-def register(sub) -> None:
+def register(sub, help: str) -> None:
     from asq_hw.demo import DemoConfig
+    from asq_hw.designs import TARGETS
     d = DemoConfig()
-    p = sub.add_parser("demo", help="run the main job end to end (make demo)",
-                       description=__doc__)
+    p = sub.add_parser("demo", help=help, description=__doc__)
     p.add_argument("--out", default=d.out, help=f"output folder (default {d.out})")
     p.add_argument("--rows", type=int, default=d.rows, help=f"array rows P (default {d.rows})")
     p.add_argument("--lanes", type=int, default=d.lanes,
                    help=f"array lanes Q (default {d.lanes})")
-    p.add_argument("--variant", default=d.variant, choices=("lut", "dual"),
+    p.add_argument("--variant", default=d.variant, action=Choice, allowed=VARIANTS, quoted=True,
                    help=f"MAC variant of the array (default {d.variant})")
     p.add_argument("--images", type=int, default=d.images,
                    help=f"test images through the RTL (default {d.images})")
-    p.add_argument("--sim", default=None, choices=("verilator", "icarus"),
+    p.add_argument("--sim", default=None, action=Choice, allowed=SIMULATORS,
                    help="simulator (default: $SIM, else verilator)")
-    p.add_argument("--target", default=d.target, choices=("ice40", "ecp5", "xc7"),
+    p.add_argument("--target", default=d.target, action=Choice, allowed=TARGETS,
                    help=f"FPGA for estimate and synthesis (default {d.target})")
-    p.add_argument("--sweep-wbits", default=",".join(map(str, d.sweep_wbits)),
-                   help="weight widths of the accuracy sweep (default "
-                        f"{','.join(map(str, d.sweep_wbits))})")
+    p.add_argument("--sweep-wbits", default=d.sweep_wbits, action=CommaList,
+                   field="sweep-wbits", help="weight widths of the accuracy sweep (default "
+                                             f"{shown(d.sweep_wbits)})")
     p.add_argument("--sweep-epochs", type=int, nargs=2, metavar=("FLOAT", "QAT"),
                    default=(d.sweep_float_epochs, d.sweep_epochs),
                    help="epochs of each sweep training (default "
@@ -66,7 +68,8 @@ def level_table() -> str:
 
 
 def worked_example() -> str:
-    from golden import levels, pe_dot
+    from golden.codes import levels
+    from golden.pe import pe_dot
     acts = np.array([[3, 15, 7, 0, 9]])
     codes = np.array([1, 2, 11, 5, 4], dtype=np.uint8)  # +1, +0.7071, -0.5, +0.25, +0.3536
     w = levels(4)[codes]
@@ -87,29 +90,20 @@ def worked_example() -> str:
     return "\n".join(lines)
 
 
-def _ints(text: str, field: str) -> tuple[int, ...]:
-    try:
-        vals = tuple(int(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise ValueError(f"{field} must be comma-separated integers, not {text!r}") from None
-    if not vals:
-        raise ValueError(f"{field} must name at least one value, not {text!r}")
-    return vals
-
-
 def demo_config(args):
+    """The DemoConfig of the flags; UserError (one line naming the field) if invalid."""
     from asq_hw.demo import DemoConfig
     kw = dict(rows=args.rows, lanes=args.lanes, variant=args.variant, images=args.images,
               sim=args.sim, target=args.target, rtl=not args.no_rtl, synth=not args.no_synth,
-              fresh=args.fresh, sweep_wbits=_ints(args.sweep_wbits, "sweep-wbits"),
+              fresh=args.fresh, sweep_wbits=tuple(args.sweep_wbits),
               sweep_float_epochs=args.sweep_epochs[0], sweep_epochs=args.sweep_epochs[1])
     if args.quick:
         d = DemoConfig()
         # Explicit flags win over the quick settings.
         changed = {k: v for k, v in kw.items()
                    if k in ("rtl", "synth", "fresh", "target") or v != getattr(d, k)}
-        return DemoConfig.quick(args.out, **changed)
-    return DemoConfig(out=args.out, **kw)
+        return checked(DemoConfig.quick, args.out, **changed)
+    return checked(DemoConfig, out=args.out, **kw)
 
 
 def summary_screen(s: dict) -> str:

@@ -13,17 +13,18 @@ from __future__ import annotations
 
 import json
 
+from asq_hw.commands.args import Choice, check_rows, checked
 from asq_hw.commands.verilog import add_design_command, add_kind_arg, add_pe_args, pe_config
 
 
-def register(sub) -> None:
-    add_design_command(sub, "estimate", "analytical resources, fmax, cycles (no synthesis)",
-                       __doc__, (_register_pe, _register_array, _register_model))
+def register(sub, help: str) -> None:
+    add_design_command(sub, "estimate", help, __doc__,
+                       (_register_pe, _register_array, _register_model))
 
 
 def _add_target(p) -> None:
-    from asq_hw.estimate import TARGETS as FPGAS
-    p.add_argument("--target", required=True, choices=FPGAS,
+    from asq_hw.designs import TARGETS as FPGAS
+    p.add_argument("--target", required=True, action=Choice, allowed=FPGAS,
                    help="ice40 (LUT4), ecp5 (LUT4 + DSP) or xc7 (LUT6; fmax unverified)")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
 
@@ -49,6 +50,7 @@ def run_pe(args) -> int:
 
 
 def run_array(args) -> int:
+    check_rows(args.rows)
     return _run(args, pe_config(args), "post", args.rows)
 
 
@@ -65,7 +67,7 @@ def _run(args, cfg, kind: str, rows: int | None) -> int:
 
 def format_estimate(e) -> str:
     """The human table: one line per key (as `asq-hw synth`), then what it rests on."""
-    from asq_hw.estimate import KEYS
+    from asq_hw.designs import RESOURCE_KEYS as KEYS
     c = e.config
     top = {"post": "post_pe", "int": "int_pe", "pot": "pot_pe"}[e.kind]
     shape = f"post_array {e.rows}x{c.lanes}" if e.rows is not None else f"{top} lanes {c.lanes}"
@@ -85,6 +87,7 @@ def format_estimate(e) -> str:
 
 
 def _register_model(targets) -> None:
+    from asq_hw.config import VARIANTS
     p = targets.add_parser(
         "model", help="a trained network on the array: cycles, throughput, memory",
         description="Map an artifact's network on a P x Q array: per-layer cycles (exactly "
@@ -94,7 +97,7 @@ def _register_model(targets) -> None:
     p.add_argument("--rows", type=int, required=True, help="array rows P")
     p.add_argument("--lanes", type=int, required=True, help="array lanes Q")
     p.add_argument("--clock-mhz", type=float, required=True, help="clock frequency in MHz")
-    p.add_argument("--variant", default="lut", choices=("lut", "dual"),
+    p.add_argument("--variant", default="lut", action=Choice, allowed=VARIANTS, quoted=True,
                    help="POST MAC variant (default lut)")
     p.add_argument("--frac-bits", type=int, default=None,
                    help="F of the lut variant (default: the artifact's)")
@@ -107,12 +110,13 @@ def _register_model(targets) -> None:
 
 
 def run_model(args) -> int:
+    from asq_hw.artifact import load_artifact
     from asq_hw.estimate.network import estimate_network
-    from asq_hw.export import load_artifact
 
     art = load_artifact(args.dir)
-    r = estimate_network(art, args.rows, args.lanes, args.clock_mhz, args.variant,
-                         args.frac_bits, args.images)
+    # Its ValueErrors are the validation of these flags (array shape, clock, images, F).
+    r = checked(estimate_network, art, args.rows, args.lanes, args.clock_mhz, args.variant,
+                args.frac_bits, args.images)
     if args.json:
         print(json.dumps(r))
         return 0

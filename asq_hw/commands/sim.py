@@ -22,12 +22,15 @@ from __future__ import annotations
 
 import time
 
+from asq_hw.commands.args import Choice, check_int, check_rows, checked
 from asq_hw.commands.verilog import add_design_command, add_pe_args, pe_config
+from asq_hw.config import VARIANTS
+from asq_hw.toolchain import SIMULATORS
 
 
-def register(sub) -> None:
-    add_design_command(sub, "sim", "verify generated RTL with cocotb against the golden model",
-                       __doc__, (_register_pe, _register_model), metavar="TARGET")
+def register(sub, help: str) -> None:
+    add_design_command(sub, "sim", help, __doc__, (_register_pe, _register_model),
+                       metavar="TARGET")
 
 
 def _register_pe(targets) -> None:
@@ -35,7 +38,7 @@ def _register_pe(targets) -> None:
                            description="Build the PE, stream dot products through it and "
                                        "compare every result with golden.pe_dot.")
     add_pe_args(p)
-    p.add_argument("--sim", default=None, choices=("verilator", "icarus"),
+    p.add_argument("--sim", default=None, action=Choice, allowed=SIMULATORS,
                    help="simulator (default: $SIM, else verilator)")
     p.add_argument("--vectors", type=int, default=1000,
                    help="random dot products (default 1000)")
@@ -56,6 +59,7 @@ def pe_phases(cfg, vectors: int, seed: int, export=None) -> list[dict]:
 
     if vectors < 1:
         raise UserError(f"vectors must be a positive integer, not {vectors}")
+    check_int("seed", seed, 0, 2**63 - 2)          # the network phase uses seed + 1
     folder = export_folder(export)
     if folder is not None:
         export_layer(folder, cfg)              # fails now, before the build, if none fits
@@ -73,7 +77,7 @@ def run_pe(args) -> int:
 
     cfg = pe_config(args)
     phases = pe_phases(cfg, args.vectors, args.seed, args.export)
-    sim = runner.sim_name(args.sim)
+    sim = checked(runner.sim_name, args.sim)       # a bad $SIM is the user's to fix
     t0 = time.perf_counter()
     build = runner.build(cfg, sim, root=args.build_dir, waves=True if args.waves else None)
     t_build = time.perf_counter() - t0
@@ -124,11 +128,11 @@ def _register_model(targets) -> None:
     p.add_argument("--lanes", type=int, default=8, help="array lanes Q (default 8)")
     p.add_argument("--images", type=int, default=None,
                    help="first K test images (default: the whole test split)")
-    p.add_argument("--variant", default="lut", choices=("lut", "dual"),
+    p.add_argument("--variant", default="lut", action=Choice, allowed=VARIANTS, quoted=True,
                    help="POST MAC variant (default lut)")
     p.add_argument("--frac-bits", type=int, default=None,
                    help="F of the lut variant (default: the artifact's)")
-    p.add_argument("--sim", default=None, choices=("verilator", "icarus"),
+    p.add_argument("--sim", default=None, action=Choice, allowed=SIMULATORS,
                    help="simulator (default: $SIM, else verilator)")
     p.add_argument("--data-dir", default=None, help="CIFAR-10 folder, for cifar10 artifacts")
     p.add_argument("--json", action="store_true",
@@ -140,24 +144,6 @@ def _register_model(targets) -> None:
     p.add_argument("--build-dir", default=None,
                    help="root of the build folders (default $ASQ_HW_BUILD, else build)")
     p.set_defaults(func=run_model)
-
-
-def fakequant_preds(directory, x):
-    """PyTorch fake-quant predictions of images x from DIR/checkpoint.safetensors, or
-    (None, reason) when there is no checkpoint from the same training run."""
-    from pathlib import Path
-
-    from asq_hw.export import load_artifact
-    from asq_hw.train import CHECKPOINT_NAME, deterministic, load_checkpoint_meta, predict
-
-    if not (Path(directory) / CHECKPOINT_NAME).is_file():
-        return None, f"no {CHECKPOINT_NAME} in {directory}"
-    _, qat_model, tcfg, meta = load_checkpoint_meta(directory)
-    if meta.get("artifact_sha256") != load_artifact(directory).meta["tensors_sha256"]:
-        return None, "the checkpoint comes from another training run than the artifact"
-    import torch
-    with deterministic(tcfg.seed, 1):
-        return predict(qat_model, torch.from_numpy(x)).numpy(), None
 
 
 def model_report(r, sim: str, variant: str, fq, fq_note) -> dict:
@@ -187,30 +173,27 @@ def model_report(r, sim: str, variant: str, fq, fq_note) -> dict:
 
 def run_model(args) -> int:
     import json
-    import sys
 
-    from asq_hw.config import _check_int
+    from asq_hw.artifact import load_artifact
+    from asq_hw.config import LANES_RANGE
     from asq_hw.data import load_dataset
-    from asq_hw.export import load_artifact
+    from asq_hw.evaluation import fakequant_preds
+    from asq_hw.mapper import array_config
     from sim import runner
     from sim.netrun import run_network
 
     art = load_artifact(args.dir)
-    sim = runner.sim_name(args.sim)
-    data = load_dataset(art.meta["dataset"], args.data_dir)
+    check_rows(args.rows)
+    check_int("lanes", args.lanes, *LANES_RANGE)
+    checked(array_config, art, args.variant, args.lanes, args.frac_bits)   # F, widths
+    sim = checked(runner.sim_name, args.sim)       # a bad $SIM is the user's to fix
+    data = load_dataset(art.dataset, args.data_dir)
     total = data.x_test.shape[0]
     k = total if args.images is None else args.images
-    _check_int("images", k, 1, total)
+    check_int("images", k, 1, total)
     x = data.x_test[:k].numpy()
-    show = not args.json and sys.stderr.isatty()
-
-    def progress(done, n):
-        if show:
-            print(f"  {done}/{n} images", file=sys.stderr, flush=True)
-
     r = run_network(art, x, args.rows, args.lanes, args.variant, sim, args.frac_bits,
-                    build_root=args.build_dir, waves=True if args.waves else None,
-                    progress=progress)
+                    build_root=args.build_dir, waves=True if args.waves else None)
     fq, fq_note = fakequant_preds(args.dir, x)
     rep = model_report(r, sim, args.variant, fq, fq_note)
     if args.json:
@@ -220,7 +203,7 @@ def run_model(args) -> int:
     print(f"post_array {r.rows}x{r.lanes} ({args.variant}, wbits {cfg['wbits']}, abits "
           f"{cfg['abits']} {'signed' if cfg['act_signed'] else 'unsigned'}, F "
           f"{cfg['frac_bits']}, acc_bits {cfg['acc_bits']}, latency {r.latency}), {sim}; "
-          f"{art.meta['dataset']} test split, {r.images} images")
+          f"{art.dataset} test split, {r.images} images")
     print(f"  {'layer':8s} {'beats/img':>9s} {'cycles/img':>10s} {'MACs/img':>9s} {'util':>6s} "
           f"{'cycles':>11s} {'accumulators':>12s} {'mismatches':>10s}")
     for s in r.layers:

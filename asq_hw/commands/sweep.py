@@ -16,28 +16,25 @@ from __future__ import annotations
 import os
 import sys
 
-
-def _list(text: str, field: str, conv=int) -> tuple:
-    try:
-        vals = tuple(conv(v.strip()) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise ValueError(f"{field} must be a comma-separated list, not {text!r}") from None
-    if not vals:
-        raise ValueError(f"{field} must name at least one value, not {text!r}")
-    return vals
+from asq_hw.commands.args import CommaList, check_int, checked
+from asq_hw.config import VARIANTS
 
 
-def register(sub) -> None:
-    p = sub.add_parser("sweep", help="estimate a cross product of designs (CSV + Pareto plot)",
-                       description=__doc__)
-    p.add_argument("--kind", default="post", help="post, int, pot, comma-separated "
-                                                  "(default post)")
-    p.add_argument("--wbits", default="2,3,4", help="weight bits, comma-separated (2,3,4)")
-    p.add_argument("--abits", default="4", help="activation bits (4)")
-    p.add_argument("--variant", default="lut,dual", help="POST MAC variants (lut,dual)")
-    p.add_argument("--rows", default="1", help="array rows P (1 = a PE)")
-    p.add_argument("--lanes", default="4,8", help="lanes Q (4,8)")
-    p.add_argument("--target", default="ice40", help="ice40, ecp5, xc7 (ice40)")
+def register(sub, help: str) -> None:
+    from asq_hw.designs import DESIGN_KINDS as KINDS
+    from asq_hw.designs import TARGETS
+    p = sub.add_parser("sweep", help=help, description=__doc__)
+    p.add_argument("--kind", default=("post",), action=CommaList, conv=str, allowed=KINDS,
+                   help="PE kinds, comma-separated (default post)")
+    p.add_argument("--wbits", default=(2, 3, 4), action=CommaList,
+                   help="weight bits, comma-separated (2,3,4)")
+    p.add_argument("--abits", default=(4,), action=CommaList, help="activation bits (4)")
+    p.add_argument("--variant", default=VARIANTS, action=CommaList, conv=str,
+                   allowed=VARIANTS, quoted=True, help="POST MAC variants (lut,dual)")
+    p.add_argument("--rows", default=(1,), action=CommaList, help="array rows P (1 = a PE)")
+    p.add_argument("--lanes", default=(4, 8), action=CommaList, help="lanes Q (4,8)")
+    p.add_argument("--target", default=("ice40",), action=CommaList, conv=str,
+                   allowed=TARGETS, help="FPGA targets, comma-separated (ice40)")
     p.add_argument("--signed", action="store_true", help="two's complement activations")
     p.add_argument("--frac-bits", type=int, default=8, help="LUT fraction bits F (8)")
     p.add_argument("--max-len", type=int, default=4096,
@@ -55,18 +52,17 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from asq_hw.config import _check_int
     from asq_hw.progress import Progress
     from asq_hw.sweep import CSV_NAME, PLOT_NAME, cross_product, run_sweep
 
     jobs = args.jobs if args.jobs is not None else (os.cpu_count() or 1)
-    _check_int("jobs", jobs, 1, 256)
-    _check_int("synth", args.synth, 0, 100000)
-    points, skipped = cross_product(
-        _list(args.kind, "kind", str), _list(args.wbits, "wbits"), _list(args.abits, "abits"),
-        _list(args.variant, "variant", str), _list(args.rows, "rows"),
-        _list(args.lanes, "lanes"), _list(args.target, "target", str), signed=args.signed,
-        frac_bits=args.frac_bits, max_len=args.max_len, acc_bits=args.acc_bits)
+    check_int("jobs", jobs, 1, 256)
+    check_int("synth", args.synth, 0, 100000)
+    # cross_product validates every combination (PEConfig, rows) before any work.
+    points, skipped = checked(
+        cross_product, args.kind, args.wbits, args.abits, args.variant, args.rows, args.lanes,
+        args.target, signed=args.signed, frac_bits=args.frac_bits, max_len=args.max_len,
+        acc_bits=args.acc_bits)
     rows, times = run_sweep(points, args.out, synth=args.synth, jobs=jobs,
                             progress=Progress(not args.quiet))
     front = [r for r in rows if r["pareto"]]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 
+from asq_hw.commands.args import Choice, check_rows
 from asq_hw.commands.verilog import add_design_command, add_kind_arg, add_pe_args, pe_config
 from asq_hw.errors import UserError
 
@@ -25,15 +26,14 @@ PE_BEATS = 4000
 ARRAY_BEATS = 1000
 
 
-def register(sub) -> None:
-    add_design_command(sub, "synth", "synthesise and place-and-route: measured resources, fmax",
-                       __doc__, (_register_pe, _register_array))
+def register(sub, help: str) -> None:
+    add_design_command(sub, "synth", help, __doc__, (_register_pe, _register_array))
 
 
 def _add_synth_args(p) -> None:
-    from asq_hw.synth import ASIC_TARGETS
-    from asq_hw.synth import TARGETS as FPGAS
-    p.add_argument("--target", required=True, choices=FPGAS + ASIC_TARGETS,
+    from asq_hw.designs import ASIC_TARGETS
+    from asq_hw.designs import TARGETS as FPGAS
+    p.add_argument("--target", required=True, action=Choice, allowed=FPGAS + ASIC_TARGETS,
                    help="ice40 (HX8K, LUT4), ecp5 (LUT4 + DSP), xc7 (LUT6, no fmax) or "
                         "osu018 (OSU 0.18 um standard cells)")
     p.add_argument("--activity", metavar="MODEL_DIR", default=None,
@@ -80,6 +80,7 @@ def run_array(args) -> int:
     from hw.gen_array import generate_array
 
     cfg = pe_config(args)
+    check_rows(args.rows)
     text, man = generate_array(cfg, args.rows)
     label = (f"{man['top']} {args.rows}x{cfg.lanes} W{cfg.wbits}A{cfg.abits}"
              f"{' signed' if cfg.act_signed else ''} {cfg.variant}, acc_bits {cfg.acc_bits}")
@@ -91,7 +92,8 @@ def _synth_and_print(args, cfg, text: str, top: str, extra: dict, label: str,
                      design: tuple) -> int:
     """Synthesise `text` for args.target and print one JSON object (with `extra` and the
     config) or the human table headed by `label`. design: (manifest, kind, rows)."""
-    from asq_hw.synth import ASIC_TARGETS, synthesize
+    from asq_hw.designs import ASIC_TARGETS
+    from asq_hw.synth import synthesize
 
     if args.target in ASIC_TARGETS:
         return _asic_and_print(args, cfg, text, top, extra, label, design)
@@ -109,7 +111,7 @@ def _synth_and_print(args, cfg, text: str, top: str, extra: dict, label: str,
 
 def format_result(r, label: str) -> str:
     """The human table: one line per key, then where fmax comes from and the run times."""
-    from asq_hw.synth import KEYS
+    from asq_hw.designs import RESOURCE_KEYS as KEYS
     d = r.to_dict()
     lines = [f"{label} on {r.target}:"]
     for k in KEYS:
@@ -149,8 +151,8 @@ def _asic_and_print(args, cfg, text: str, top: str, extra: dict, label: str,
 
 
 def _power_job(args, cfg, design: tuple):
+    from asq_hw.artifact import load_artifact
     from asq_hw.data import load_dataset
-    from asq_hw.export import load_artifact
     from asq_hw.synth import PowerJob
     from asq_hw.synth.activity import workload_stimulus
 
@@ -160,8 +162,8 @@ def _power_job(args, cfg, design: tuple):
     if not 1 <= beats <= 1_000_000:
         raise UserError(f"beats must be an integer from 1 to 1000000, not {beats}")
     art = load_artifact(args.activity)
-    if art.meta["dataset"] != "digits":
-        raise UserError(f"--activity needs a digits model, not a {art.meta['dataset']} one")
+    if art.dataset != "digits":
+        raise UserError(f"--activity needs a digits model, not a {art.dataset} one")
     images = load_dataset("digits").x_test.numpy()
     if not 1 <= args.images <= len(images):
         raise UserError(f"images must be an integer from 1 to {len(images)}, "

@@ -7,23 +7,29 @@ from __future__ import annotations
 import sys
 import time
 
+from asq_hw.commands.args import Choice, check_int, checked
+from asq_hw.config import DEFAULT_FRAC_BITS
 
-def register(sub) -> None:
+
+def register(sub, help: str) -> None:
+    from asq_hw.data import DATASETS
+    from asq_hw.models import MODELS
+    from asq_hw.quant.baselines import WEIGHT_QUANTS
     from asq_hw.train import TrainConfig
     d = TrainConfig()
-    p = sub.add_parser("train", help="train a quantized network and export its artifact",
-                       description=__doc__)
-    p.add_argument("--dataset", default=d.dataset, choices=("digits", "cifar10"),
+    p = sub.add_parser("train", help=help, description=__doc__)
+    p.add_argument("--dataset", default=d.dataset, action=Choice, allowed=DATASETS,
                    help="digits (scikit-learn, default) or cifar10 (needs --data-dir)")
     p.add_argument("--data-dir", default=None,
                    help="folder of the CIFAR-10 python batches (never downloaded)")
-    p.add_argument("--model", default=d.model, choices=("cnn", "mlp", "resnet20"),
+    p.add_argument("--model", default=d.model, action=Choice, allowed=MODELS,
                    help=f"network (default {d.model})")
     p.add_argument("--width", type=int, default=d.width, help=f"base width (default {d.width})")
     p.add_argument("--wbits", type=int, default=d.wbits, help=f"weight bits (default {d.wbits})")
     p.add_argument("--abits", type=int, default=d.abits,
                    help=f"activation bits (default {d.abits})")
-    p.add_argument("--weight-quant", default=d.weight_quant, choices=("post", "pot", "int"),
+    p.add_argument("--weight-quant", default=d.weight_quant, action=Choice,
+                   allowed=tuple(WEIGHT_QUANTS), field="weight_quant",
                    help="weight quantizer: post (default), pot or int (LSQ) baselines")
     p.add_argument("--no-adapter", action="store_true",
                    help="plain LSQ activations (no ASQ adapter)")
@@ -38,8 +44,9 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=d.seed, help=f"random seed (default {d.seed})")
     p.add_argument("--threads", type=int, default=d.threads,
                    help=f"torch CPU threads, part of the determinism (default {d.threads})")
-    p.add_argument("--frac-bits", type=int, default=8,
-                   help="default F of the lut variant recorded in the artifact (default 8)")
+    p.add_argument("--frac-bits", type=int, default=DEFAULT_FRAC_BITS,
+                   help="default F of the lut variant recorded in the artifact "
+                        f"(default {DEFAULT_FRAC_BITS})")
     p.add_argument("--no-export", action="store_true",
                    help="write only the checkpoint (needed for resnet20, which has no "
                         "integer export)")
@@ -49,19 +56,20 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from asq_hw.config import FRAC_BITS_RANGE, _check_int
+    from asq_hw.artifact import load_artifact, save_artifact
+    from asq_hw.config import FRAC_BITS_RANGE
     from asq_hw.data import load_dataset
     from asq_hw.errors import UserError
-    from asq_hw.export import export_model, load_artifact, save_artifact
+    from asq_hw.export import export_model
     from asq_hw.train import TrainConfig, save_checkpoint, train
 
-    cfg = TrainConfig(dataset=args.dataset, data_dir=args.data_dir, model=args.model,
-                      width=args.width, wbits=args.wbits, abits=args.abits,
-                      weight_quant=args.weight_quant, adapter=not args.no_adapter,
-                      float_epochs=args.float_epochs, epochs=args.epochs,
-                      batch_size=args.batch_size, lr=args.lr, qat_lr=args.qat_lr,
-                      seed=args.seed, threads=args.threads)
-    _check_int("frac_bits", args.frac_bits, *FRAC_BITS_RANGE)
+    cfg = checked(TrainConfig, dataset=args.dataset, data_dir=args.data_dir,
+                  model=args.model, width=args.width, wbits=args.wbits, abits=args.abits,
+                  weight_quant=args.weight_quant, adapter=not args.no_adapter,
+                  float_epochs=args.float_epochs, epochs=args.epochs,
+                  batch_size=args.batch_size, lr=args.lr, qat_lr=args.qat_lr,
+                  seed=args.seed, threads=args.threads)
+    check_int("frac_bits", args.frac_bits, *FRAC_BITS_RANGE)
     if cfg.model == "resnet20" and not args.no_export:
         raise UserError("resnet20 has residual adds, which the integer export and golden "
                         "network do not support yet; pass --no-export to train it anyway")
@@ -82,10 +90,12 @@ def run(args) -> int:
                       "seed": cfg.seed, "float_epochs": cfg.float_epochs,
                       "epochs": cfg.epochs, "float_acc": result.float_acc,
                       "fakequant_acc": result.fakequant_acc}
-        art = export_model(result.qat_model, data, frac_bits=args.frac_bits,
+        # export_model refuses weights it cannot quantize (NaN, inf) with a ValueError
+        # naming the layer: the training run's settings are the user's to change.
+        art = checked(export_model, result.qat_model, data, frac_bits=args.frac_bits,
                            provenance=provenance)
         save_artifact(art, args.out)
-        sha = load_artifact(args.out).meta["tensors_sha256"]
+        sha = load_artifact(args.out).tensors_sha256
         print(f"  artifact   {args.out}/model.json + model.safetensors")
     path = save_checkpoint(result, data, args.out, artifact_sha256=sha)
     print(f"  checkpoint {path}")

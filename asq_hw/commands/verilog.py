@@ -9,7 +9,8 @@ files are written atomically.
 
 from __future__ import annotations
 
-from asq_hw.config import PEConfig
+from asq_hw.commands.args import Choice, check_rows, checked, output_errors
+from asq_hw.config import VARIANTS, PEConfig
 
 
 def add_pe_args(p) -> None:
@@ -18,7 +19,7 @@ def add_pe_args(p) -> None:
     p.add_argument("--wbits", type=int, default=d.wbits, help=f"weight code bits ({d.wbits})")
     p.add_argument("--abits", type=int, default=d.abits, help=f"activation bits ({d.abits})")
     p.add_argument("--signed", action="store_true", help="two's complement activations")
-    p.add_argument("--variant", default=d.variant,
+    p.add_argument("--variant", default=d.variant, action=Choice, allowed=VARIANTS, quoted=True,
                    help=f"lut (one accumulator, activation LUT) or dual ({d.variant})")
     p.add_argument("--lanes", type=int, default=d.lanes, help=f"lanes Q ({d.lanes})")
     p.add_argument("--frac-bits", type=int, default=d.frac_bits,
@@ -32,7 +33,8 @@ def add_pe_args(p) -> None:
 
 def add_kind_arg(p) -> None:
     """--kind: the POST PE or a baseline PE on the same ports."""
-    p.add_argument("--kind", default="post", choices=("post", "int", "pot"),
+    from asq_hw.designs import DESIGN_KINDS as KINDS
+    p.add_argument("--kind", default="post", action=Choice, allowed=KINDS,
                    help="post (default) or a baseline: int (multiplier), pot (shift only)")
 
 
@@ -46,14 +48,14 @@ def add_design_command(sub, name: str, help: str, doc: str, registrars,
 
 
 def pe_config(args) -> PEConfig:
-    """The PEConfig of the flags; ValueError (one line naming the field) if invalid."""
-    return PEConfig(wbits=args.wbits, abits=args.abits, act_signed=args.signed,
-                    variant=args.variant, frac_bits=args.frac_bits, lanes=args.lanes,
-                    max_len=args.max_len, acc_bits=args.acc_bits)
+    """The PEConfig of the flags; UserError (one line naming the field) if invalid."""
+    return checked(PEConfig, wbits=args.wbits, abits=args.abits, act_signed=args.signed,
+                   variant=args.variant, frac_bits=args.frac_bits, lanes=args.lanes,
+                   max_len=args.max_len, acc_bits=args.acc_bits)
 
 
-def register(sub) -> None:
-    add_design_command(sub, "verilog", "generate Verilog and its manifest", __doc__,
+def register(sub, help: str) -> None:
+    add_design_command(sub, "verilog", help, __doc__,
                        (_register_pe, _register_array), metavar="TARGET")
 
 
@@ -71,7 +73,8 @@ def run_pe(args) -> int:
     from hw.gen import write_pe
 
     cfg = pe_config(args)                      # fails here, before any file is touched
-    v, j, man = write_pe(cfg, args.out, args.kind)
+    with output_errors():
+        v, j, man = write_pe(cfg, args.out, args.kind)
     acc = man.get("acc_bits", cfg.acc_bits)
     print(f"wrote {v} and {j}: top {man['top']}, latency {man['latency']} cycles, "
           f"acc_bits {acc}{' (wraps past max_len)' if cfg.wraps and args.kind == 'post' else ''}")
@@ -95,7 +98,9 @@ def run_array(args) -> int:
     from hw.gen_array import write_array
 
     cfg = pe_config(args)                      # fails here, before any file is touched
-    v, j, man = write_array(cfg, args.rows, args.out)
+    check_rows(args.rows)
+    with output_errors():
+        v, j, man = write_array(cfg, args.rows, args.out)
     print(f"wrote {v} and {j}: top {man['top']}, {man['rows']} rows x {man['lanes']} lanes, "
           f"{cfg.variant}, latency {man['latency']} cycles, acc_bits {cfg.acc_bits}"
           f"{' (wraps past max_len)' if cfg.wraps else ''}")

@@ -6,7 +6,7 @@ loop.
     e = estimate(PEConfig(wbits=4, abits=4, lanes=8), "ice40")            # a POST PE
     e = estimate(cfg, "ecp5", rows=8)                                     # an 8 x Q array
     e = estimate(cfg, "xc7", kind="int")                                  # a baseline PE
-    e.values["lut"], ..., e.to_dict()       # the seven KEYS of `asq-hw synth`, then details
+    e.values["lut"], ..., e.to_dict()       # asq_hw.designs.RESOURCE_KEYS, then details
 
     from asq_hw.estimate.network import estimate_network                 # a network
 
@@ -25,14 +25,14 @@ import json
 from pathlib import Path
 
 from asq_hw.config import PEConfig
+from asq_hw.designs import DESIGN_KINDS, TARGETS
 from asq_hw.errors import UserError
-from asq_hw.estimate.model import KEYS, TARGETS, critical_stage, resources, rom_blocks
+from asq_hw.estimate.model import critical_stage, resources, rom_blocks
 from asq_hw.estimate.structure import structure
 
 COEFFICIENTS = Path(__file__).with_name("coefficients.json")
-KINDS = ("post", "int", "pot")
 
-__all__ = ["COEFFICIENTS", "KEYS", "KINDS", "TARGETS", "Estimate", "estimate",
+__all__ = ["COEFFICIENTS", "Estimate", "estimate",
            "load_coefficients"]
 
 
@@ -52,9 +52,8 @@ def load_coefficients(path=None) -> dict:
 
 @dataclasses.dataclass(frozen=True)
 class Estimate:
-    """Estimated figures of one design on one target: `values` holds the KEYS of
-    `asq-hw synth` (lut, ff, carry, dsp, bram, fmax_mhz, transistors); the rest says what
-    they rest on."""
+    """Estimated figures of one design on one target: `values` holds the RESOURCE_KEYS
+    (asq_hw/designs.py) that `asq-hw synth` measures; the rest says what they rest on."""
 
     target: str
     kind: str
@@ -80,13 +79,12 @@ def estimate(cfg: PEConfig, target: str, *, kind: str = "post", rows: int | None
     argument."""
     if target not in TARGETS:
         raise ValueError(f"target must be one of {', '.join(TARGETS)}, not {target!r}")
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    if kind not in DESIGN_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(DESIGN_KINDS)}, not {kind!r}")
     if rows is not None and kind != "post":
         raise ValueError(f"rows applies to the POST array only, not to kind {kind!r}")
     if rows is not None:
-        from asq_hw.config import _check_int
-        from asq_hw.mapper import ROWS_RANGE
+        from asq_hw.config import ROWS_RANGE, _check_int
         _check_int("rows", rows, *ROWS_RANGE)
     coefs = coefficients or load_coefficients()
     st = structure(cfg, kind, rows or 1)

@@ -29,8 +29,6 @@ import math
 from asq_hw.estimate.model import CMOS_FEATURES, _depth, _linear, _mux_depth, cmos_features
 from asq_hw.estimate.structure import Structure
 
-ASIC_TARGETS = ("osu018",)
-ASIC_KEYS = ("area_um2", "cells", "critical_path_ns", "fmax_mhz", "energy_pj_per_mac")
 AREA_FEATURES = CMOS_FEATURES
 ASIC_TIMING_FEATURES = ("one", "levels", "carry_bits", "size")
 GATE_K = 2
@@ -80,8 +78,9 @@ def critical_path(st: Structure, timing: dict) -> tuple[float, str] | None:
 
 
 def asic_values(st: Structure, coefs: dict) -> dict:
-    """ASIC_KEYS plus ff and transistors of `st` with the "osu018" coefficients `coefs`
-    ({'area', 'cells', 'timing', 'energy'}) and the transistor model's `cmos`."""
+    """area_um2, cells, critical_path_ns, fmax_mhz, energy_pj_per_mac, ff and
+    critical_stage of `st` with the "osu018" coefficients `coefs` ({'area', 'cells',
+    'timing', 'energy'}); a figure whose coefficients are missing is None."""
     f = area_features(st)
     crit = critical_path(st, coefs.get("timing", {}))
     energy = coefs.get("energy")

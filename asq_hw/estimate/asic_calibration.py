@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from asq_hw.config import PEConfig
+from asq_hw.designs import ASIC_TARGETS
 from asq_hw.estimate.asic import (
     AREA_FEATURES,
     ASIC_TIMING_FEATURES,
@@ -34,19 +35,20 @@ from asq_hw.estimate.asic import (
     asic_stages,
     asic_values,
 )
-from asq_hw.estimate.calibrate import design_text, nonneg_lstsq, point_structure
+from asq_hw.estimate.fit import nonneg_lstsq
 from asq_hw.estimate.grid import Point
+from asq_hw.estimate.measure import design_text, point_structure
 from asq_hw.estimate.structure import structure
+from asq_hw.parallel import pmap
+from asq_hw.synth import synthesize_asic
 
-TARGET = "osu018"
+TARGET = ASIC_TARGETS[0]
 ASIC_JSON = Path(__file__).resolve().parents[2] / "docs" / "asic.json"
 CHECKED = ("area_um2", "cells", "ff", "critical_path_ns", "fmax_mhz")
 GOALS = {"area_um2": (0.05, 0.15), "fmax_mhz": (0.15, None)}
 
 
 def _measure_one(p: Point) -> dict:
-    from asq_hw.synth import synthesize_asic
-
     text, top = design_text(p)
     r = synthesize_asic(text, top)
     return {"point": p, "target": TARGET,
@@ -58,11 +60,16 @@ def _measure_one(p: Point) -> dict:
 
 
 def measure_asic(points: list[Point], jobs: int = 1, progress=None) -> list[dict]:
-    """synthesize_asic of every point (cached on disk), in point order."""
-    from asq_hw.estimate.calibrate import _in_order
+    """synthesize_asic of every point (cached on disk), in point order; `progress(done,
+    total, [record])` after each."""
+    done = [0]
 
-    return _in_order(_measure_one, points, jobs,
-                     None if progress is None else lambda d, n, r: progress(d, n, [r]))
+    def arrived(_, rec):
+        done[0] += 1
+        if progress:
+            progress(done[0], len(points), [rec])
+
+    return pmap(_measure_one, points, jobs, on_result=arrived)
 
 
 def energy_points(path: Path = ASIC_JSON) -> list[dict]:

@@ -34,11 +34,9 @@ from __future__ import annotations
 
 import math
 
+from asq_hw.designs import TARGETS
 from asq_hw.estimate.logic import mux_luts, table_luts
 from asq_hw.estimate.structure import Structure
-
-TARGETS = ("ice40", "ecp5", "xc7")
-KEYS = ("lut", "ff", "carry", "dsp", "bram", "fmax_mhz", "transistors")
 
 LUT_K = {"ice40": 4, "ecp5": 4, "xc7": 6}
 # Slice multiplexer levels above a LUT that cost no LUT (Xilinx MUXF7 + MUXF8; none on ECP5,
@@ -267,7 +265,8 @@ def critical_stage(st: Structure, target: str, coefs: dict) -> str | None:
 
 
 def resources(st: Structure, target: str, coefs: dict) -> dict:
-    """The seven KEYS for `st` on `target` with calibrated `coefs` (coefficients.json)."""
+    """The RESOURCE_KEYS (asq_hw/designs.py) of `st` on `target` with calibrated `coefs`
+    (coefficients.json)."""
     if target not in TARGETS:
         raise ValueError(f"target must be one of {', '.join(TARGETS)}, not {target!r}")
     lut_c = coefs["lut"][target]

@@ -45,11 +45,11 @@ class LayerEstimate:
 
 
 def _input_bits(layer: dict) -> int:
-    a = layer["act_in"]["abits"]
-    if layer["op"] == "conv":
-        h, w = layer["in_hw"]
-        return layer["in_channels"] * h * w * a
-    return layer["in_features"] * a
+    a = layer.act_in.abits
+    if layer.op == "conv":
+        h, w = layer.in_hw
+        return layer.in_channels * h * w * a
+    return layer.in_features * a
 
 
 def blocks_for(bits: int, word_bits: int, target: str) -> int:

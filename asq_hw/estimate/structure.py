@@ -31,6 +31,13 @@ import dataclasses
 import functools
 
 from asq_hw.config import PEConfig
+from asq_hw.designs import DESIGN_KINDS
+from golden.baselines import baseline_acc_bits
+from hw.baselines import baseline_term_width, pot_shift_shape
+from hw.datapath import TREE_LEVELS_PER_STAGE, term_width, tree_stages
+from hw.decode import decode_row, shift_shape
+from hw.lut import lut_contents, lut_shape
+from hw.pe import pe_latency, post_value_shape
 
 ZERO, ONE = 0, 1
 
@@ -111,8 +118,6 @@ def _canon(truth: tuple[int, ...], inputs: list, tag: str):
 def decoder_tables(wbits: int) -> tuple[tuple[str, tuple[int, ...]], ...]:
     """(field, truth table over the wbits-1 magnitude bits) of the decoder's registered
     outputs odd, nonzero and shift bit k (hw/decode.py; neg is the code's sign bit)."""
-    from hw.decode import decode_row, shift_shape
-
     rows = [decode_row(m, wbits) for m in range(1 << (wbits - 1))]
     out = [("odd", tuple(r[1] for r in rows)), ("nonzero", tuple(r[2] for r in rows))]
     out += [(f"shift{k}", tuple((r[0] >> k) & 1 for r in rows))
@@ -124,8 +129,6 @@ def decoder_tables(wbits: int) -> tuple[tuple[str, tuple[int, ...]], ...]:
 def rom_columns(abits: int, act_signed: bool, frac_bits: int) -> tuple[tuple[int, ...], ...]:
     """The activation ROM (hw/lut.lut_contents) by columns: column j is the truth table
     of word bit j over the abits-bit addresses."""
-    from hw.lut import lut_contents, lut_shape
-
     cfg = PEConfig(wbits=2, abits=abits, act_signed=act_signed, frac_bits=frac_bits)
     width = lut_shape(cfg).width
     words = [w & ((1 << width) - 1) for w in lut_contents(cfg)]
@@ -329,9 +332,9 @@ def _baseline_lane(cfg: PEConfig, kind: str, tw: int) -> _Lane:
                      [], None, 0)
     big_m, mag = cfg.M, code[:w - 1]
     value_of = {0: sext(x, a) if cfg.act_signed else zext(x, a)}
-    # shift = M - m in max(1, bits(M - 1)) bits; m = 0 gives a shift the decoder's zero
+    # shift = M - m (hw/baselines.pot_shift_shape); m = 0 gives a shift the decoder's zero
     # gate hides, which synthesis cannot know, so every value of the shift counts.
-    nbits = max(1, (big_m - 1).bit_length())
+    nbits = pot_shift_shape(cfg).width
     combos = [(0, s) for s in (range(1 << nbits) if big_m > 1 else range(1))]
     sel = [("potshift", tuple(mag), k) for k in range(nbits)]
     term_bits: list = []
@@ -402,8 +405,6 @@ def _tree_and_acc(cfg: PEConfig, lane: _Lane, tw: int, acc_bits: int,
     is the constant 0 (an INT PE's products carry none); alumacc merges a
     $macc into the one that consumes it (no register between them) when their widths are
     equal or the inner one cannot overflow its width (macc_may_overflow)."""
-    from hw.datapath import TREE_LEVELS_PER_STAGE
-
     regs = _Regs()
     maccs: list[dict] = []
     stage = [0]                   # register stage of the adders being built (0: first)
@@ -486,29 +487,23 @@ def _tree_and_acc(cfg: PEConfig, lane: _Lane, tw: int, acc_bits: int,
 def structure(cfg: PEConfig, kind: str = "post", rows: int = 1) -> Structure:
     """The Structure of a `rows` x `cfg.lanes` PostArray (kind 'post'; rows 1 is the
     PostPE) or of a baseline PE (kind 'int' or 'pot', rows 1)."""
-    from hw.datapath import tree_stages
-
     if not isinstance(cfg, PEConfig):
         raise ValueError(f"cfg must be a PEConfig, not {type(cfg).__name__}")
-    if kind not in ("post", "int", "pot"):
-        raise ValueError(f"kind must be one of post, int, pot, not {kind!r}")
+    if kind not in DESIGN_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(DESIGN_KINDS)}, not {kind!r}")
     if kind != "post" and rows != 1:
         raise ValueError(f"rows must be 1 for a {kind} baseline PE, not {rows}")
     q = cfg.lanes
     if kind == "post":
-        from hw.lut import lut_shape
         acc = cfg.acc_bits
-        vw = (max(lut_shape(cfg).width, cfg.abits + cfg.frac_bits) if cfg.variant == "lut"
-              else cfg.abits)
-        tw = min(vw + cfg.J + 1, acc)           # hw/datapath.term_width of PostCore's value
+        value = post_value_shape(cfg)
+        vw = value.width
+        tw = term_width(value, cfg.J, acc)
         lane = _post_lane(cfg, vw, tw)
     else:
-        from hw.baselines import baseline_acc_bits
         acc = baseline_acc_bits(kind, cfg)
         vw = cfg.abits
-        # hw/baselines: the product's width, or hw/datapath.term_width of a shift by M - 1
-        tw = (min(cfg.abits + cfg.wbits, acc) if kind == "int" else
-              min(cfg.abits + cfg.M, acc))
+        tw = baseline_term_width(kind, cfg, acc)
         lane = _baseline_lane(cfg, kind, tw)
     live = _live_lane_regs(lane)
     lane_groups = lane.regs.groups(live)
@@ -518,9 +513,11 @@ def structure(cfg: PEConfig, kind: str = "post", rows: int = 1) -> Structure:
     dsp_adders = _tree_and_acc(cfg, lane, tw, acc, dsp_pairs=True)[1] if kind == "int" else ()
     back_groups = back.groups()
     ts = tree_stages(q)
-    # valid and last through ActStage, the term stage and the tree; out_valid. Rows share
-    # them (every row's copy has the same D), so they count once.
-    control = 2 + 2 * (1 + ts) + 1
+    # valid and last through every stage before the accumulator (ActStage, the term stage,
+    # the tree: pe_latency - 1 of them), then out_valid. Rows share them (every row's copy
+    # has the same D), so they count once.
+    before_acc = pe_latency(cfg) - 1
+    control = 2 * before_acc + 1
     groups = {g: q * n for g, n in shared_lane.items()}
     groups["control"] = control
     for g, n in row_lane.items():
@@ -549,6 +546,6 @@ def structure(cfg: PEConfig, kind: str = "post", rows: int = 1) -> Structure:
              lane.rom) if lane.rom is not None and "lut" in shared_lane else None,
         roms=q if "lut" in shared_lane else 0, rom_regs=rom_regs,
         muls=((cfg.abits, cfg.wbits, tw),) * (q if kind == "int" else 0),
-        last_chain=2 + ts, first_tree_reg=first_reg,
+        last_chain=before_acc, first_tree_reg=first_reg,
         masked_carry_bits=rows * q * masked * (2 if q == 1 else 1),
         slots=sum(1 for t, c in zip(lane.terms, lane.carries, strict=True) if c != ZERO or any(t)))

@@ -7,9 +7,9 @@ import math
 import torch
 from torch import nn
 
+from asq_hw.config import MIN_BETA  # beta >= MIN_BETA: the adapter's ReLU can output 0
 from asq_hw.quant.post import MIN_SCALE
 from asq_hw.quant.ste import grad_scale, round_ste
-from golden.network import MIN_BETA  # beta >= MIN_BETA: the adapter's ReLU can output 0
 
 
 def make_adapter(channels: int) -> nn.Sequential:

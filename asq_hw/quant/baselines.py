@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from asq_hw.quant.post import MIN_SCALE, POSTWeightQuant, SignMagnitudeWeightQuant
+from golden.schemes import check_scheme
 
 
 class POTWeightQuant(POSTWeightQuant):
@@ -41,12 +42,11 @@ class INTWeightQuant(SignMagnitudeWeightQuant):
         self.step.copy_((2 * mean / math.sqrt(self.big_m)).clamp_min(MIN_SCALE))
 
 
-WEIGHT_QUANTS = {"post": POSTWeightQuant, "pot": POTWeightQuant, "int": INTWeightQuant}
+# The quantizer of each scheme of asq_hw.config.SCHEMES, in that order.
+WEIGHT_QUANTS = {q.scheme: q for q in (POSTWeightQuant, POTWeightQuant, INTWeightQuant)}
 
 
 def make_weight_quant(scheme: str, wbits: int, channels: int, fan_in: int) -> nn.Module:
-    """The weight quantizer of `scheme` ('post', 'pot' or 'int')."""
-    if scheme not in WEIGHT_QUANTS:
-        raise ValueError(f"weight_quant must be one of {', '.join(WEIGHT_QUANTS)}, "
-                         f"not {scheme!r}")
+    """The weight quantizer of `scheme` (one of asq_hw.config.SCHEMES)."""
+    check_scheme(scheme)
     return WEIGHT_QUANTS[scheme](wbits, channels, fan_in)

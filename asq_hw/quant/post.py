@@ -1,10 +1,10 @@
 """POST weight quantizer (spec section 1) and the sign-magnitude machinery it shares with the
 power-of-two and uniform baselines (asq_hw.quant.baselines).
 
-Codes come from the golden tables (golden.layers.weight_thresholds / rank_to_m, which for
-`post` are golden.codes' levels and thresholds): u = w / alpha is compared in float64 with
-the float64 thresholds exactly as golden.codes.encode does, so the codes the forward pass
-uses are the codes export writes.
+Codes come from the golden tables (golden.schemes.weight_thresholds / rank_to_m, numpy
+only; for `post` they are golden.codes' levels and thresholds): u = w / alpha is compared in
+float64 with the float64 thresholds exactly as golden.codes.encode does, so the codes the
+forward pass uses are the codes export writes.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from asq_hw.quant.ste import grad_scale, replace_ste
-from golden.layers import rank_to_m, weight_levels, weight_thresholds
+from golden.schemes import rank_to_m, weight_levels, weight_thresholds
 
 # alpha and steps never reach zero: a zero scale would make u = w / alpha infinite.
 MIN_SCALE = 1e-8

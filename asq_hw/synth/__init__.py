@@ -26,19 +26,17 @@ import dataclasses
 import os
 from pathlib import Path
 
+from asq_hw.designs import RESOURCE_KEYS
 from asq_hw.synth import cache
-from asq_hw.synth.asic_flow import ASIC_KEYS, ASIC_TARGETS, AsicResult, PowerJob, synthesize_asic
+from asq_hw.synth.asic_flow import AsicResult, PowerJob, synthesize_asic
 from asq_hw.synth.cmos import cmos_script, parse_cmos_stat, run_cmos
 from asq_hw.synth.pnr import DEVICES, PNR_TARGETS, SEED, measure_fmax, nextpnr_args
 from asq_hw.synth.tools import DEFAULT_TIMEOUT_S, SynthError, tool_version
 from asq_hw.synth.wrapper import PLAIN_ID, WRAPPER_TOP, wrap
-from asq_hw.synth.yosys import TARGETS, check_target, count_resources, synth_counts, synth_script
+from asq_hw.synth.yosys import check_target, count_resources, synth_counts, synth_script
 
-KEYS = ("lut", "ff", "carry", "dsp", "bram", "fmax_mhz", "transistors")
-
-__all__ = ["ASIC_KEYS", "ASIC_TARGETS", "KEYS", "TARGETS", "AsicResult", "PowerJob",
-           "SynthError", "SynthResult", "read_design", "stock_ecp5_luts", "synthesize",
-           "synthesize_asic"]
+__all__ = ["AsicResult", "PowerJob", "SynthError", "SynthResult", "read_design",
+           "stock_ecp5_luts", "synthesize", "synthesize_asic"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,7 +68,7 @@ class SynthResult:
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d["cached"] = list(self.cached)
-        return {**{k: d.pop(k) for k in KEYS}, **d}
+        return {**{k: d.pop(k) for k in RESOURCE_KEYS}, **d}
 
 
 def read_design(design: str | os.PathLike) -> str:

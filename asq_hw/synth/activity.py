@@ -26,7 +26,7 @@ How activity is measured:
    Glitches inside a cycle are not seen (zero-delay simulation): the figures are
    functional activity, as from an RTL SAIF, which leaves out glitch power.
 4. **Check**: every result the netlist produces is compared with the reference of the PE
-   (golden.pe_dot for POST, hw.baselines.baseline_dot for INT / POT); a mismatch raises
+   (golden.pe.pe_dot for POST, golden.baselines.baseline_dot for INT / POT); a mismatch raises
    SynthError, so power is never reported for a netlist that computes something else.
 5. **Power** (`activity_tcl`): each net's activity and duty go to OpenSTA as
    OpenSTA's per-pin activity on every pin of the net, and on the input port that drives
@@ -81,9 +81,8 @@ class Stimulus:
         return h.hexdigest()
 
 
-def _fits(layer: dict, cfg: PEConfig) -> bool:
-    a = layer["act_in"]
-    lo, hi = act_range(a["abits"], a["signed"])
+def _fits(layer, cfg: PEConfig) -> bool:
+    lo, hi = act_range(layer.act_in.abits, layer.act_in.signed)
     return cfg.act_min <= lo and hi <= cfg.act_max
 
 
@@ -94,12 +93,12 @@ def workload_stimulus(artifact, images: np.ndarray, cfg: PEConfig, kind: str = "
     weights or activations do not fit the design."""
     from golden.network import GoldenNetwork
 
-    scheme = artifact.meta["weight_quant"]
+    scheme = artifact.weight_quant
     if SCHEME_OF_KIND[kind] != scheme:
         raise UserError(f"the model's weight_quant is {scheme!r}: it runs on the {scheme} "
                         f"PE, not --kind {kind}")
-    if artifact.meta["wbits"] != cfg.wbits:
-        raise UserError(f"wbits must be the model's {artifact.meta['wbits']} for its "
+    if artifact.wbits != cfg.wbits:
+        raise UserError(f"wbits must be the model's {artifact.wbits} for its "
                         f"activity, not {cfg.wbits}")
     net = GoldenNetwork(artifact, cfg.variant if kind == "post" else "lut")
     x, beta = net.quantize_input(images), np.ones(len(images))
@@ -110,9 +109,9 @@ def workload_stimulus(artifact, images: np.ndarray, cfg: PEConfig, kind: str = "
         rec = net.layer_step(i, x, beta, trace=False)
         x, beta = rec.next_x, rec.beta_out
     if not layers:
-        a = net.layers[-1]["act_in"]
-        raise UserError(f"abits must hold the model's activations ({a['abits']} bits, "
-                        f"{'signed' if a['signed'] else 'unsigned'}), not {cfg.abits}"
+        a = net.layers[-1].act_in
+        raise UserError(f"abits must hold the model's activations ({a.abits} bits, "
+                        f"{'signed' if a.signed else 'unsigned'}), not {cfg.abits}"
                         f"{' signed' if cfg.act_signed else ''}")
 
     rng = np.random.default_rng(seed)
@@ -140,7 +139,7 @@ def workload_stimulus(artifact, images: np.ndarray, cfg: PEConfig, kind: str = "
             macs += int(lm.fan_in * np.minimum(lm.rows, lm.outputs - t * lm.rows).sum())
             taken += n
         used.append({"layer": lm.name, "dots": taken, "beats": taken * d})
-    source = {"model": artifact.meta.get("tensors_sha256"), "weight_quant": scheme,
+    source = {"model": artifact.tensors_sha256, "weight_quant": scheme,
               "images": int(len(images)), "seed": seed, "rows": rows, "lanes": cfg.lanes,
               "layers": used}
     return Stimulus(np.concatenate(acts), np.concatenate(codes), np.concatenate(lasts),
@@ -149,8 +148,8 @@ def workload_stimulus(artifact, images: np.ndarray, cfg: PEConfig, kind: str = "
 
 def expected_results(stim: Stimulus, cfg: PEConfig, kind: str, acc_bits: int) -> np.ndarray:
     """Reference accumulators of every dot product: (dots, rows, slots) int64."""
-    from golden import pe_dot
-    from hw.baselines import baseline_dot
+    from golden.baselines import baseline_dot
+    from golden.pe import pe_dot
 
     ends = np.flatnonzero(stim.last) + 1
     starts = np.concatenate([[0], ends[:-1]])

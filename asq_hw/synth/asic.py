@@ -39,7 +39,6 @@ from asq_hw.synth.liberty import Library, find_library
 from asq_hw.synth.tools import DEFAULT_TIMEOUT_S, SynthError
 from asq_hw.synth.yosys import read_ports, run_yosys
 
-ASIC_TARGETS = ("osu018",)
 LIB_FILE = "cells.lib"
 CONSTR_FILE = "abc.constr"
 NETLIST = "netlist.v"

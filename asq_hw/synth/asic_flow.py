@@ -18,22 +18,21 @@ from __future__ import annotations
 
 import dataclasses
 
+from asq_hw.designs import ASIC_KEYS, ASIC_TARGETS, RESOURCE_KEYS
 from asq_hw.synth import cache
-from asq_hw.synth.asic import ABC_CONSTR, ASIC_TARGETS, asic_script, run_asic, run_power
+from asq_hw.synth.asic import ABC_CONSTR, asic_script, run_asic, run_power
 from asq_hw.synth.cmos import cmos_script, parse_cmos_stat, run_cmos
 from asq_hw.synth.liberty import find_library, find_tool
 from asq_hw.synth.liberty import tool_version as native_version
 from asq_hw.synth.sta import OUTPUT_LOAD_PF, TIMING_PERIOD_NS
 from asq_hw.synth.tools import DEFAULT_TIMEOUT_S, tool_version
 
-ASIC_KEYS = ("area_um2", "cells", "critical_path_ns", "fmax_mhz")
-FPGA_KEYS = ("lut", "ff", "carry", "dsp", "bram", "fmax_mhz", "transistors")
 # Flip-flop cells of the library (ff).
 FLOP_CELLS = ("DFFPOSX1", "DFFNEGX1", "DFFSR", "LATCH")
 # Changes whenever the bench, the counting or the power commands change meaning.
 POWER_FLOW = "activity-v1"
 
-__all__ = ["ASIC_KEYS", "ASIC_TARGETS", "AsicResult", "PowerJob", "synthesize_asic"]
+__all__ = ["AsicResult", "PowerJob", "synthesize_asic"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,8 +71,8 @@ class AsicResult:
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d["cached"] = list(self.cached)
-        out = {k: d.pop(k, None) for k in FPGA_KEYS}       # lut, carry, dsp, bram: None
-        out.update({k: d.pop(k) for k in ASIC_KEYS if k in d})
+        out = {k: d.pop(k, None) for k in RESOURCE_KEYS}   # lut, carry, dsp, bram: None
+        out.update({k: d.pop(k) for k in ASIC_KEYS})
         return {**out, **d}
 
 

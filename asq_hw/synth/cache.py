@@ -4,7 +4,7 @@ A key is a JSON-able dict: the stage, the SHA-256 of the Verilog text, the top m
 target, the tool versions and the exact flow (Yosys script, nextpnr arguments, wrapper text,
 seed). Its SHA-256 names a JSON file holding the key and the value, so a file whose stored
 key differs (a hash collision, a hand-edited file) or that does not parse is recomputed and
-rewritten. Files are written atomically (temporary file + os.replace), so concurrent runs
+rewritten. Files are written atomically (asq_hw/outputs.py), so concurrent runs
 (pytest -n 2, a calibration sweep) see either nothing or a whole entry.
 
 Location: `$ASQ_HW_CACHE/synth` if ASQ_HW_CACHE is set (the asq-hw cache root), else
@@ -16,9 +16,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
+
+from asq_hw.outputs import write_text
 
 
 def cache_dir() -> Path:
@@ -50,14 +51,8 @@ def load(key: dict) -> dict | None:
 def store(key: dict, value: dict) -> None:
     folder = cache_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump({"key": key, "value": value}, f, sort_keys=True, indent=1)
-        os.replace(tmp, folder / f"{key_hash(key)}.json")
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text(folder / f"{key_hash(key)}.json",
+               json.dumps({"key": key, "value": value}, sort_keys=True, indent=1))
 
 
 def cached(key: dict, compute: Callable[[], dict], *, use_cache: bool = True

@@ -23,13 +23,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from asq_hw.designs import PNR_TARGETS
 from asq_hw.synth.tools import DEFAULT_TIMEOUT_S, SynthError, run_tool
 from asq_hw.synth.wrapper import CLOCK_PIN, WRAPPER_TOP, wrap
 from asq_hw.synth.yosys import count_resources, read_stat, run_yosys, synth_script
 
 SEED = 1
-FREQ_MHZ = {"ice40": 100.0, "ecp5": 200.0}
-PNR_TARGETS = tuple(FREQ_MHZ)
+FREQ_MHZ = {"ice40": 100.0, "ecp5": 200.0}             # one per PNR_TARGETS
 
 # (device name, nextpnr device arguments, capacity per resource key)
 DEVICES = {

@@ -18,13 +18,14 @@ at the same time.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import importlib.metadata
 import importlib.util
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+from filelock import FileLock
 
 from asq_hw.errors import ToolNotFoundError, UserError
 
@@ -96,12 +97,8 @@ def _first_compile_lock(package: str):
         yield
         return
     folder.parent.mkdir(parents=True, exist_ok=True)
-    with open(folder.parent / f".{package}.asq-hw.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    with FileLock(folder.parent / f".{package}.asq-hw.lock"):
+        yield
 
 
 def _first_error(log_text: str, stderr: str) -> str:

@@ -65,9 +65,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from asq_hw.designs import TARGETS
 from asq_hw.synth.tools import DEFAULT_TIMEOUT_S, SynthError, run_tool
 
-TARGETS = ("ice40", "ecp5", "xc7")
 RESOURCES = ("lut", "ff", "carry", "dsp", "bram")
 
 # The Yosys synthesis commands per target ({top}, and {json} for the netlist option); part
