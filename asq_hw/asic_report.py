@@ -262,7 +262,11 @@ def markdown(s: dict) -> str:
         "checked against the reference PE model before power is reported. "
         "asq_hw/synth/activity.py.",
         "- **Energy per MAC** = power at fmax x clock period x simulated cycles / useful "
-        "MACs (padding lanes excluded).",
+        "MACs (padding lanes excluded). The estimator's energy model (`asq-hw estimate "
+        "--target osu018`) is fitted to these figures; its error is in "
+        "docs/estimator-accuracy-osu018.md.",
+        "- **Not modelled**: wires (no placement or routing), the clock tree (ideal clock), "
+        "glitches, and the SRAM or register files that would feed the PE.",
         f"- **Run time** ({s['jobs']} processes on this shared 2-core machine): training "
         f"{s['train_s']:.0f} s, measuring {s['measure_s']:.0f} s for {len(pts)} PEs; "
         f"per PE, mapping {min(map_s):.0f}-{max(map_s):.0f} s and gate-level simulation "
