@@ -28,6 +28,7 @@ KINDS = (("POST-lut", "post", "lut"), ("POST-dual", "post", "dual"), ("POT", "po
          ("INT", "int", "lut"))
 LANES = 8
 IMAGES = 32
+ARRAY_BEATS = 1000
 
 
 def model_dir(models: Path, scheme: str, wbits: int, abits: int) -> Path:
@@ -51,8 +52,9 @@ def train_models(models: Path, wbits, abits, log=print) -> dict:
 
 
 def measure_point(label: str, scheme: str, variant: str, wbits: int, abits: int,
-                  folder: str, beats: int) -> dict:
-    """One PE's figures (runs in a worker process)."""
+                  folder: str, beats: int, rows: int = 1) -> dict:
+    """One PE's figures, or with rows > 1 a rows x LANES POST array's (runs in a worker
+    process)."""
     from asq_hw.artifact import load_artifact
     from asq_hw.config import PEConfig
     from asq_hw.data import load_dataset
@@ -65,13 +67,17 @@ def measure_point(label: str, scheme: str, variant: str, wbits: int, abits: int,
     max_len = max(lay.fan_in for lay in art.compute_layers())
     cfg = PEConfig(wbits=wbits, abits=abits, variant=variant, lanes=LANES, max_len=max_len)
     images = load_dataset("digits").x_test.numpy()[:IMAGES]
-    stim = workload_stimulus(art, images, cfg, scheme, rows=1, beats=beats)
-    text, man = generate_pe(cfg, scheme)
+    stim = workload_stimulus(art, images, cfg, scheme, rows=rows, beats=beats)
+    if rows > 1:
+        from hw.gen_array import generate_array
+        text, man = generate_array(cfg, rows)
+    else:
+        text, man = generate_pe(cfg, scheme)
     acc_bits = man.get("acc_bits", cfg.acc_bits)
     r = synthesize_asic(text, man["top"],
                         power=PowerJob(stim, cfg, scheme, acc_bits, man["latency"]))
     return {"label": label, "scheme": scheme, "variant": variant, "wbits": wbits,
-            "abits": abits, "lanes": LANES, "max_len": max_len, "acc_bits": acc_bits,
+            "abits": abits, "rows": rows, "lanes": LANES, "max_len": max_len, "acc_bits": acc_bits,
             "area_um2": r.area_um2, "cells": r.cells, "ff": r.ff,
             "transistors": r.transistors, "critical_path_ns": r.critical_path_ns,
             "fmax_mhz": r.fmax_mhz, "power_mw": r.power_mw,
@@ -84,7 +90,8 @@ def _measure_task(task: tuple) -> dict:
     return measure_point(*task)
 
 
-def run(out: Path, models: Path, wbits, abits, beats: int, jobs: int, log=print) -> dict:
+def run(out: Path, models: Path, wbits, abits, beats: int, jobs: int, array_rows: int = 8,
+        log=print) -> dict:
     from asq_hw.outputs import ensure_writable, write_json, write_text
     from asq_hw.synth.liberty import missing
 
@@ -105,11 +112,18 @@ def run(out: Path, models: Path, wbits, abits, beats: int, jobs: int, log=print)
             f"{p['fmax_mhz']:.0f} MHz, {p['energy_pj_per_mac']:.2f} pJ/MAC "
             f"({p['wall_s']:.0f} s{', cached' if p['cached'] else ''})")
 
-    points = pmap(_measure_task, tasks, jobs, on_result=arrived)
-    for p in points:
+    # The POST arrays at W4A4 (if measured): the activation LUT shared by the rows.
+    arrays = [(f"{label} {array_rows}x{LANES}", "post", variant, 4, 4,
+               str(model_dir(models, "post", 4, 4)), ARRAY_BEATS, array_rows)
+              for label, scheme, variant in KINDS
+              if scheme == "post" and array_rows > 1 and 4 in wbits and 4 in abits]
+    done = pmap(_measure_task, tasks + arrays, jobs, on_result=arrived)
+    points, array_points = done[:len(tasks)], done[len(tasks):]
+    for p in done:
         p["fakequant_acc"] = recs[(p["scheme"], p["wbits"], p["abits"])]["fakequant_acc"]
-    summary = {"points": points, "lanes": LANES, "images": IMAGES, "beats": beats,
-               "train_s": train_s, "measure_s": time.perf_counter() - t1, "jobs": jobs}
+    summary = {"points": points, "arrays": array_points, "lanes": LANES, "images": IMAGES,
+               "beats": beats, "train_s": train_s,
+               "measure_s": time.perf_counter() - t1, "jobs": jobs}
     write_json(out / "asic.json", summary)
     from asq_hw.outputs import write_figure
     write_figure(out / "img" / "asic_pe.png", figure(points))
@@ -180,6 +194,28 @@ def _corr(points: list[dict], x: str, y: str) -> float:
     return float(np.corrcoef([p[x] for p in points], [p[y] for p in points])[0, 1])
 
 
+def _array_lines(s: dict) -> list[str]:
+    """The arrays' section: area per row and energy per MAC against the PE's."""
+    arrays = s.get("arrays") or []
+    if not arrays:
+        return []
+    lines = ["## Arrays: the LUT shared by the rows", "",
+             f"The same W4A4 POST model on a {arrays[0]['rows']} x {s['lanes']} array "
+             f"({ARRAY_BEATS} beats; one activation stage and, for lut, one LUT per lane "
+             "for all rows):", "",
+             "| design | area (um^2) | per row | fmax (MHz) | energy (pJ/MAC) | the PE's "
+             "energy (pJ/MAC) |", "|---|---|---|---|---|---|"]
+    for a in arrays:
+        pe = next((p for p in s["points"] if p["variant"] == a["variant"]
+                   and p["scheme"] == "post" and p["wbits"] == a["wbits"]
+                   and p["abits"] == a["abits"]), None)
+        pe_energy = "-" if pe is None else f"{pe['energy_pj_per_mac']:.2f}"
+        lines.append(f"| {a['label']} | {a['area_um2']:,.0f} | "
+                     f"{a['area_um2'] / a['rows']:,.0f} | {a['fmax_mhz']:.0f} | "
+                     f"{a['energy_pj_per_mac']:.2f} | {pe_energy} |")
+    return lines + [""]
+
+
 def markdown(s: dict) -> str:
     pts = s["points"]
     lines = [
@@ -214,6 +250,7 @@ def markdown(s: dict) -> str:
         f"{_corr(pts, 'area_um2', 'energy_pj_per_mac'):.2f}) and the flip-flop count "
         f"({_corr(pts, 'ff', 'energy_pj_per_mac'):.2f}).",
         "",
+        *_array_lines(s),
         "## Table",
         "",
         f"One {s['lanes']}-lane PE per row; `max_len` is the model's largest fan-in "
@@ -285,6 +322,9 @@ def main(argv=None) -> int:
     p.add_argument("--abits", default="4,8")
     p.add_argument("--beats", type=int, default=4000)
     p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--array-rows", type=int, default=8,
+                   help="also the POST lut and dual arrays of this many rows at W4A4 "
+                        "(0: none)")
     p.add_argument("--markdown-only", action="store_true",
                    help="rewrite OUT/asic.md and the plot from OUT/asic.json")
     args = p.parse_args(argv)
@@ -299,7 +339,8 @@ def main(argv=None) -> int:
     try:
         wbits = [int(x) for x in args.wbits.split(",")]
         abits = [int(x) for x in args.abits.split(",")]
-        run(Path(args.out), Path(args.models), wbits, abits, args.beats, args.jobs)
+        run(Path(args.out), Path(args.models), wbits, abits, args.beats, args.jobs,
+            args.array_rows)
     except (UserError, ValueError) as e:
         print(f"asq-hw: error: {e}", file=sys.stderr)
         return 2

@@ -41,7 +41,6 @@ from asq_hw.estimate.asic import (
 from asq_hw.estimate.fit import nonneg_lstsq
 from asq_hw.estimate.grid import Point, grid, holdout
 from asq_hw.estimate.measure import design_text, point_structure
-from asq_hw.estimate.structure import structure
 from asq_hw.parallel import pmap
 from asq_hw.synth import synthesize_asic
 
@@ -75,12 +74,12 @@ def measure_asic(points: list[Point], jobs: int = 1, progress=None) -> list[dict
     return pmap(_measure_one, points, jobs, on_result=arrived)
 
 
-def energy_points(path: Path | None = None) -> list[dict]:
-    """The activity-based PE figures of `path` (default ASIC_JSON, asq_hw/asic_report.py's
-    asic.json), each with its Point and its measured energy per cycle; [] if the file is
-    absent."""
+def energy_points(path: Path | None = None, key: str = "points") -> list[dict]:
+    """The activity-based figures of `path` (default ASIC_JSON, asq_hw/asic_report.py's
+    asic.json): its PEs ("points", fitted on) or its arrays ("arrays", checked only), each
+    with its Point and its measured energy per cycle; [] if there are none."""
     try:
-        pts = json.loads(Path(path or ASIC_JSON).read_text())["points"]
+        pts = json.loads(Path(path or ASIC_JSON).read_text()).get(key, [])
     except FileNotFoundError:
         return []
     out = []
@@ -88,8 +87,10 @@ def energy_points(path: Path | None = None) -> list[dict]:
         cfg = PEConfig(wbits=p["wbits"], abits=p["abits"], variant=p["variant"],
                        lanes=p["lanes"], max_len=p["max_len"])
         a = p["activity"]
-        out.append({"point": Point(p["scheme"], cfg), "label": f"{p['label']} W{p['wbits']}"
-                    f"A{p['abits']}", "energy_pj_per_mac": p["energy_pj_per_mac"],
+        rows = p.get("rows", 1)
+        out.append({"point": Point(p["scheme"], cfg, rows if rows > 1 else None),
+                    "label": f"{p['label']} W{p['wbits']}A{p['abits']}",
+                    "energy_pj_per_mac": p["energy_pj_per_mac"],
                     "pj_per_cycle": p["energy_pj_per_mac"] * a["macs"] / a["cycles"],
                     "macs_per_cycle": a["macs"] / a["cycles"]})
     return out
@@ -192,7 +193,7 @@ def energy_errors(epoints: list[dict], coefs: dict, loo: bool = False) -> list[f
     out = []
     for i, e in enumerate(epoints):
         c = fit_energy(epoints, exclude=i) if loo else coefs["energy"]
-        st = structure(e["point"].cfg, e["point"].kind, 1)
+        st = point_structure(e["point"])
         est = sum(v * area_features(st)[n] for n, v in c.items())
         out.append(abs(est / e["pj_per_cycle"] - 1))
     return out
@@ -241,6 +242,11 @@ def asic_report(records: list[dict], held: list[dict], coefs: dict, epoints: lis
                   f"{max(e_in):.1%} in sample; leave-one-out median "
                   f"{statistics.median(e_loo):.1%}, max {max(e_loo):.1%}. It stands for "
                   f"that workload's activity (every lane busy)."]
+        arrays = energy_points(key="arrays")
+        if arrays:
+            errs = energy_errors(arrays, coefs)
+            lines.append("On the arrays of docs/asic.json (never fitted on): " + ", ".join(
+                f"{a['label']} {e:.1%}" for a, e in zip(arrays, errs, strict=True)) + ".")
     else:
         lines += ["", "Energy per MAC: no activity-based figures (docs/asic.json; "
                   "`python -m asq_hw.asic_report` writes it), so no energy model."]
