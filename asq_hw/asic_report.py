@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from asq_hw.errors import UserError
-from asq_hw.parallel import pmap
+from asq_hw.parallel import Background, pmap
 
 KINDS = (("POST-lut", "post", "lut"), ("POST-dual", "post", "dual"), ("POT", "pot", "lut"),
          ("INT", "int", "lut"))
@@ -101,7 +101,10 @@ def run(out: Path, models: Path, wbits, abits, beats: int, jobs: int, array_rows
     ensure_writable(out)
     ensure_writable(out / "img")
     t0 = time.perf_counter()
-    recs = train_models(models, wbits, abits, log)
+    # Training runs in a worker of its own: PyTorch's threads in this process would make
+    # the measuring workers forked from it hang on a lock they inherit.
+    with Background(train_models, models, wbits, abits) as job:
+        recs = job.result()
     train_s = time.perf_counter() - t0
     tasks = [(label, scheme, variant, w, a, str(model_dir(models, scheme, w, a)), beats)
              for a, w, (label, scheme, variant) in itertools.product(abits, wbits, KINDS)]
