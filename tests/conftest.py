@@ -14,6 +14,7 @@ TRAINING_FIXTURES = {
     ("test_export", "trained"),
     ("test_golden_network", "cnn"),
     ("test_estimate_network", "art"),         # tests/array_export.trained_cnn()
+    ("test_synth_asic", "cnn"),               # the same
 }
 
 

@@ -137,7 +137,7 @@ def test_a_closed_stdout_pipe_ends_quietly():
 def test_bad_enumerated_flags_are_one_line(capsys):
     assert main(["estimate", "pe", "--target", "gw5a"]) == 2
     assert capsys.readouterr().err == \
-        "asq-hw: error: target must be one of ice40, ecp5, xc7, not 'gw5a'\n"
+        "asq-hw: error: target must be one of ice40, ecp5, xc7, osu018, not 'gw5a'\n"
     assert main(["sweep", "--kind", "post,fp8", "--out", "unused"]) == 2
     assert capsys.readouterr().err == \
         "asq-hw: error: kind must be one of post, int, pot, not 'fp8'\n"

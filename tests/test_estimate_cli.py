@@ -53,7 +53,7 @@ def test_human_table_lists_every_key(capsys):
      "rows must be an integer from 1 to 1024, not 0"),
     (["calibrate", "--jobs", "0"], "jobs must be an integer from 1 to 64, not 0"),
     (["calibrate", "--targets", "gw5a"],
-     "targets must be among ice40, ecp5, xc7, not 'gw5a'"),
+     "targets must be among ice40, ecp5, xc7, osu018, not 'gw5a'"),
 ])
 def test_bad_input_is_one_line(capsys, argv, msg):
     code, out, err = run(capsys, *argv)

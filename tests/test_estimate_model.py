@@ -84,7 +84,8 @@ def test_estimate_explains_itself():
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError, match=r"^target must be one of ice40, ecp5, xc7, not 'gw'$"):
+    with pytest.raises(ValueError,
+                       match=r"^target must be one of ice40, ecp5, xc7, osu018, not 'gw'$"):
         estimate(PEConfig(), "gw")
     with pytest.raises(ValueError, match=r"^kind must be one of post, int, pot, not 'x'$"):
         estimate(PEConfig(), "ice40", kind="x")

@@ -27,9 +27,11 @@ def register(sub, help: str) -> None:
 
 
 def _add_target(p) -> None:
+    from asq_hw.designs import ASIC_TARGETS
     from asq_hw.designs import TARGETS as FPGAS
-    p.add_argument("--target", required=True, action=Choice, allowed=FPGAS,
-                   help="ice40 (LUT4), ecp5 (LUT4 + DSP) or xc7 (LUT6; fmax unverified)")
+    p.add_argument("--target", required=True, action=Choice, allowed=FPGAS + ASIC_TARGETS,
+                   help="ice40 (LUT4), ecp5 (LUT4 + DSP), xc7 (LUT6; fmax unverified) or "
+                        "osu018 (OSU 0.18 um standard cells: area, timing, energy per MAC)")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
 
 
@@ -73,14 +75,19 @@ def format_estimate(e) -> str:
     """The human table: one line per key (as `asq-hw synth`), then what it rests on."""
     from asq_hw.designs import RESOURCE_KEYS as KEYS
     c = e.config
+    extra = [k for k in e.values if k not in KEYS]      # a standard-cell target's keys
     top = {"post": "post_pe", "int": "int_pe", "pot": "pot_pe"}[e.kind]
     shape = f"post_array {e.rows}x{c.lanes}" if e.rows is not None else f"{top} lanes {c.lanes}"
     lines = [f"{shape} W{c.wbits}A{c.abits}{' signed' if c.act_signed else ''} "
              f"{c.variant if e.kind == 'post' else e.kind} on {e.target} (estimate):"]
-    for k in KEYS:
+    width = max(12, *map(len, extra)) if extra else 12
+    for k in (*KEYS, *extra):
         v = e.values[k]
         shown = "-" if v is None else (f"{v:.2f}" if isinstance(v, float) else str(v))
-        lines.append(f"  {k:12s} {shown:>10s}")
+        lines.append(f"  {k:{width}s} {shown:>10s}")
+    if "energy_pj_per_mac" in extra:
+        lines.append("energy per MAC: every lane busy, at the digits workload's switching "
+                     "activity (docs/asic.md)")
     lines.append("ff by block: " + ", ".join(f"{k} {v}" for k, v in e.ff_by_block.items()))
     if e.rom:
         lines.append(f"LUT ROM: {e.rom}")

@@ -25,7 +25,7 @@ import json
 from pathlib import Path
 
 from asq_hw.config import PEConfig
-from asq_hw.designs import DESIGN_KINDS, TARGETS
+from asq_hw.designs import ASIC_KEYS, ASIC_TARGETS, DESIGN_KINDS, RESOURCE_KEYS, TARGETS
 from asq_hw.errors import UserError
 from asq_hw.estimate.model import critical_stage, resources, rom_blocks
 from asq_hw.estimate.structure import structure
@@ -77,8 +77,9 @@ def estimate(cfg: PEConfig, target: str, *, kind: str = "post", rows: int | None
     """Estimate a POST PE (rows None), a rows x cfg.lanes PostArray, or a baseline PE
     (kind 'int' or 'pot') on `target` ('ice40', 'ecp5', 'xc7'). ValueError for a bad
     argument."""
-    if target not in TARGETS:
-        raise ValueError(f"target must be one of {', '.join(TARGETS)}, not {target!r}")
+    if target not in TARGETS + ASIC_TARGETS:
+        raise ValueError(f"target must be one of {', '.join(TARGETS + ASIC_TARGETS)}, "
+                         f"not {target!r}")
     if kind not in DESIGN_KINDS:
         raise ValueError(f"kind must be one of {', '.join(DESIGN_KINDS)}, not {kind!r}")
     if rows is not None and kind != "post":
@@ -88,6 +89,8 @@ def estimate(cfg: PEConfig, target: str, *, kind: str = "post", rows: int | None
         _check_int("rows", rows, *ROWS_RANGE)
     coefs = coefficients or load_coefficients()
     st = structure(cfg, kind, rows or 1)
+    if target in ASIC_TARGETS:
+        return _estimate_asic(st, target, kind, rows, cfg, coefs)
     values = resources(st, target, coefs)
     blocks = rom_blocks(st, target)
     rom = None
@@ -99,3 +102,27 @@ def estimate(cfg: PEConfig, target: str, *, kind: str = "post", rows: int | None
             "route checks it" if target == "xc7" else None)
     return Estimate(target, kind, rows, cfg, values, dict(st.ff_groups),
                     critical_stage(st, target, coefs["timing"]), rom, note)
+
+
+def _estimate_asic(st, target: str, kind: str, rows: int | None, cfg: PEConfig,
+                   coefs: dict) -> Estimate:
+    """The standard-cell estimate (asq_hw/estimate/asic.py): the RESOURCE_KEYS (lut, carry,
+    dsp, bram None), then ASIC_KEYS and energy_pj_per_mac."""
+    from asq_hw.estimate.asic import asic_values
+    from asq_hw.estimate.model import _linear, cmos_features
+
+    if not coefs.get(target):
+        raise UserError(f"no {target} coefficients in the estimator: run `asq-hw calibrate "
+                        f"--targets {target}`")
+    v = asic_values(st, coefs[target])
+    values = dict.fromkeys(RESOURCE_KEYS)
+    values.update(ff=v["ff"], fmax_mhz=v["fmax_mhz"],
+                  transistors=max(0, round(_linear(coefs["cmos"], cmos_features(st)))))
+    values.update({k: v[k] for k in ASIC_KEYS})
+    values["energy_pj_per_mac"] = v["energy_pj_per_mac"]
+    rom = None
+    if st.rom is not None:
+        depth, width, _ = st.rom
+        rom = f"{st.roms} x {depth} x {width} bit (logic), shared by the rows"
+    return Estimate(target, kind, rows, cfg, values, dict(st.ff_groups), v["critical_stage"],
+                    rom, None)

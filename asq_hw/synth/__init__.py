@@ -15,6 +15,9 @@ top module, the target, the tool versions and the flow:
   (asq_hw/synth/pnr.py); None for xc7, which has no open place and route;
 - transistors: Yosys' `stat -tech cmos` after a generic synthesis (asq_hw/synth/cmos.py),
   the same for every target.
+
+The ASIC target `osu018` (standard cells, OpenSTA, gate-level activity) has its own entry
+point, `synthesize_asic` (asq_hw/synth/asic_flow.py).
 """
 
 from __future__ import annotations
@@ -25,14 +28,15 @@ from pathlib import Path
 
 from asq_hw.designs import RESOURCE_KEYS
 from asq_hw.synth import cache
+from asq_hw.synth.asic_flow import AsicResult, PowerJob, synthesize_asic
 from asq_hw.synth.cmos import cmos_script, parse_cmos_stat, run_cmos
 from asq_hw.synth.pnr import DEVICES, PNR_TARGETS, SEED, measure_fmax, nextpnr_args
 from asq_hw.synth.tools import DEFAULT_TIMEOUT_S, SynthError, tool_version
 from asq_hw.synth.wrapper import PLAIN_ID, WRAPPER_TOP, wrap
 from asq_hw.synth.yosys import check_target, count_resources, synth_counts, synth_script
 
-__all__ = ["SynthError", "SynthResult", "read_design", "stock_ecp5_luts",
-           "synthesize"]
+__all__ = ["AsicResult", "PowerJob", "SynthError", "SynthResult", "read_design",
+           "stock_ecp5_luts", "synthesize", "synthesize_asic"]
 
 
 @dataclasses.dataclass(frozen=True)
