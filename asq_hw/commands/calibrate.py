@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import functools
 import json
-import time
 import sys
+import time
 from pathlib import Path
 
 from asq_hw.cluster import HELP
