@@ -38,7 +38,7 @@ from asq_hw.estimate.asic import (
     asic_stages,
     asic_values,
 )
-from asq_hw.estimate.fit import nonneg_lstsq
+from asq_hw.estimate.fit import fit_critical_path, nonneg_lstsq
 from asq_hw.estimate.grid import Point, grid, holdout
 from asq_hw.estimate.measure import design_text, point_structure
 from asq_hw.parallel import pmap
@@ -128,18 +128,7 @@ def fit_timing(records: list[dict], exclude: int | None = None, iterations: int 
         feats = [np.array([f[n] for n in ASIC_TIMING_FEATURES], float)
                  for _, f in asic_stages(point_structure(r["point"]))]
         designs.append((feats, r["measured"]["critical_path_ns"]))
-    c = np.array([1.0, 0.2, 0.1, 0.05])
-    choice = None
-    for _ in range(iterations):
-        new = [int(np.argmax([fv @ c for fv in feats])) for feats, _ in designs]
-        if new == choice:
-            break
-        choice = new
-        x = np.array([feats[j] for (feats, _), j in zip(designs, choice, strict=True)])
-        y = np.array([p for _, p in designs])
-        w = 1.0 / y
-        c = nonneg_lstsq(x * w[:, None], y * w, free=(ASIC_TIMING_FEATURES.index("one"),))
-    return _as_dict(ASIC_TIMING_FEATURES, c)
+    return fit_critical_path(designs, ASIC_TIMING_FEATURES, [1.0, 0.2, 0.1, 0.05], iterations)
 
 
 def fit_energy(epoints: list[dict], exclude: int | None = None) -> dict:

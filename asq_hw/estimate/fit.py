@@ -124,7 +124,17 @@ def fit_timing(records: list[dict], target: str, exclude: int | None = None,
             designs.append((feats, 1000.0 / f))
     if not designs:
         return {}
-    c = np.array([2.0, 1.0, 0.05, 1.0, 0.0, 0.1])
+    return fit_critical_path(designs, TIMING_FEATURES, [2.0, 1.0, 0.05, 1.0, 0.0, 0.1],
+                             iterations)
+
+
+def fit_critical_path(designs: list, names: tuple[str, ...], start, iterations: int = 30
+                      ) -> dict:
+    """Delay coefficients over `names` from designs [(stage feature vectors, measured
+    critical path)]: alternately pick each design's slowest stage under the current
+    coefficients and refit them (relative least squares, non-negative but for "one") on
+    those stages, until the choice settles."""
+    c = np.array(start, float)
     choice = None
     for _ in range(iterations):
         new = [int(np.argmax([fv @ c for fv in feats])) for feats, _ in designs]
@@ -134,8 +144,8 @@ def fit_timing(records: list[dict], target: str, exclude: int | None = None,
         x = np.array([feats[j] for (feats, _), j in zip(designs, choice, strict=True)])
         y = np.array([p for _, p in designs])
         w = 1.0 / y
-        c = nonneg_lstsq(x * w[:, None], y * w, free=(TIMING_FEATURES.index("one"),))
-    return _as_dict(TIMING_FEATURES, c)
+        c = nonneg_lstsq(x * w[:, None], y * w, free=(names.index("one"),))
+    return _as_dict(names, c)
 
 
 def fit(records: list[dict]) -> dict:
