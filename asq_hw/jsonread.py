@@ -20,6 +20,7 @@ The result is plain JSON data: dicts, lists, str, int, float, bool, None.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -78,15 +79,17 @@ def _field(path: list) -> str:
     return out
 
 
-def _walk(value, where: str, prefix: list) -> None:
-    """Report the first long integer or unprintable string, naming its field."""
+def _walk(value, where: str, prefix: list, lines: bool = False) -> None:
+    """Report the first long integer or unprintable string, naming its field; with `lines`,
+    newlines and tabs in string values are text, not control characters."""
     stack = [(value, list(prefix))]
     while stack:
         v, path = stack.pop()
         problem = None
         if isinstance(v, _LongInteger):
             problem = f"a {v.digits}-digit integer (at most {MAX_INT_DIGITS} digits)"
-        elif isinstance(v, str) and not v.isprintable():
+        elif isinstance(v, str) and not (v.replace("\n", "").replace("\t", "") if lines
+                                         else v).isprintable():
             problem = f"contains a control character: {v[:60]!r}"
         elif isinstance(v, dict):
             for k, item in v.items():
@@ -102,9 +105,11 @@ def _walk(value, where: str, prefix: list) -> None:
                             else f"{where}: {problem}")
 
 
-def parse_json(data: bytes | str, where: str, prefix: list | None = None):
+def parse_json(data: bytes | str, where: str, prefix: list | None = None,
+               lines: bool = False):
     """`data` parsed, or UserError('WHERE: ...'). `prefix`: the path of this document inside
-    a larger one (named in field errors, e.g. ['model_config'])."""
+    a larger one (named in field errors, e.g. ['model_config']). `lines`: string values may
+    hold newlines and tabs (tool scripts and logs in a cache entry), keys still may not."""
     if isinstance(data, bytes):
         try:
             data = data.decode("utf-8")
@@ -122,7 +127,7 @@ def parse_json(data: bytes | str, where: str, prefix: list | None = None):
         raise UserError(f"{where}: not valid JSON for asq-hw (nested too deeply)") from None
     except ValueError as exc:        # JSONDecodeError, and the hooks' refusals
         raise UserError(f"{where}: not valid JSON ({str(exc).splitlines()[0]})") from None
-    _walk(value, where, prefix or [])
+    _walk(value, where, prefix or [], lines)
     return value
 
 
@@ -134,3 +139,10 @@ def read_json(path) -> object:
     except OSError as exc:
         raise UserError(f"{path}: cannot read: {exc.strerror or type(exc).__name__}") from None
     return parse_json(data, str(path))
+
+
+def checksum(value) -> str:
+    """SHA-256 of `value`'s canonical JSON: stored next to a saved value, so a value altered
+    after it was saved is told apart from one that was computed."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()

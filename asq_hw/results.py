@@ -26,6 +26,8 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from asq_hw.errors import UserError
+from asq_hw.jsonread import checksum, parse_json
 from asq_hw.outputs import json_text, write_json
 
 
@@ -45,20 +47,24 @@ def _path(kind: str, key: dict) -> Path:
 
 
 def load(kind: str, key: dict):
-    """The saved value for `key`, or None when there is none (or it is unreadable)."""
+    """The saved value for `key`, or None when there is none, it is unreadable, saved under
+    another key, or altered since it was saved (checksum): then it is computed again."""
+    path = _path(kind, key)
     try:
-        entry = json.loads(_path(kind, key).read_text())
-    except (OSError, ValueError):
+        entry = parse_json(path.read_bytes(), str(path), lines=True)
+    except (OSError, UserError):
         return None
-    if not isinstance(entry, dict) or entry.get("key") != json.loads(json.dumps(key)):
+    if not isinstance(entry, dict) or entry.get("key") != json.loads(json.dumps(key)) \
+            or "value" not in entry or entry.get("sha256") != checksum(entry["value"]):
         return None
-    return entry.get("value")
+    return entry["value"]
 
 
 def save(kind: str, key: dict, value) -> None:
     path = _path(kind, key)
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_json(path, {"key": key, "value": value})
+    plain = json.loads(json_text(value))        # numpy scalars as numbers, as load sees it
+    write_json(path, {"key": key, "value": plain, "sha256": checksum(plain)})
 
 
 def fingerprint(*sources: str, versions: Sequence[str] = ()) -> str:

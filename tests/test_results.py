@@ -33,6 +33,19 @@ def test_a_damaged_or_foreign_entry_counts_as_absent(cache_root):
     assert results.load("synth", key) is None
     path.write_text("{not json")
     assert results.load("synth", key) is None
+    path.write_text("[" * 5000 + "]" * 5000)          # nested past json's recursion limit
+    assert results.load("synth", key) is None
+
+
+def test_an_altered_value_counts_as_absent(cache_root):
+    key = {"n": 1}
+    results.save("synth", key, {"lut": 30, "log": "line 1\nline 2"})
+    assert results.load("synth", key) == {"lut": 30, "log": "line 1\nline 2"}
+    path = results.results_dir("synth") / f"{results.key_hash(key)}.json"
+    entry = json.loads(path.read_text())
+    entry["value"]["lut"] = 213
+    path.write_text(json.dumps(entry))
+    assert results.load("synth", key) is None
 
 
 def test_fingerprint_follows_the_sources(tmp_path):

@@ -96,7 +96,7 @@ def run(args) -> int:
     ensure_writable(args.out)          # a bad --out fails before the size is announced
     check = functools.partial(worker_facts, sweep_tools(points, args.synth))
     with session(args.cluster, check) as executor:
-        where = (f"{jobs} jobs" if executor is None else
+        where = (f"{jobs} job{'s' if jobs != 1 else ''}" if executor is None else
                  f"cluster {executor.address} ({executor.workers} workers)")
         if not args.quiet:             # the size first, before minutes of work
             print(f"sweep: {n:,} configuration{'s' if n != 1 else ''}, "

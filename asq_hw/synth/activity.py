@@ -101,7 +101,8 @@ def workload_stimulus(artifact, images: np.ndarray, cfg: PEConfig, kind: str = "
         raise UserError(f"wbits must be the model's {artifact.wbits} for its "
                         f"activity, not {cfg.wbits}")
     net = GoldenNetwork(artifact, cfg.variant if kind == "post" else "lut")
-    x, beta = net.quantize_input(images), np.ones(len(images))
+    x = net.quantize_input(images)
+    beta = net.input_beta(x.shape[0])
     layers = []
     for i, lay in enumerate(net.layers):
         if _fits(lay, cfg):

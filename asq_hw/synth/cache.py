@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from asq_hw.errors import UserError
-from asq_hw.jsonread import parse_json
+from asq_hw.jsonread import checksum, parse_json
 from asq_hw.outputs import OutputError, write_text
 
 
@@ -47,9 +47,7 @@ def key_hash(key: dict) -> str:
     return text_hash(json.dumps(key, sort_keys=True, separators=(",", ":")))
 
 
-def value_hash(value) -> str:
-    """The checksum stored next to a value: SHA-256 of its canonical JSON."""
-    return text_hash(json.dumps(value, sort_keys=True, separators=(",", ":")))
+value_hash = checksum    # the checksum stored next to a value
 
 
 def load(key: dict, valid: Callable[[object], bool] | None = None):
@@ -57,7 +55,7 @@ def load(key: dict, valid: Callable[[object], bool] | None = None):
     altered since it was stored (checksum) or refused by `valid`."""
     path = cache_dir() / f"{key_hash(key)}.json"
     try:
-        entry = parse_json(path.read_bytes(), str(path))
+        entry = parse_json(path.read_bytes(), str(path), lines=True)
     except (OSError, UserError):
         return None
     if not isinstance(entry, dict) or entry.get("key") != key or "value" not in entry:
