@@ -30,7 +30,8 @@ layer needs this one's requantized outputs, which the host computes): a network 
 sum over its layers. Host work (im2col, requantization, the integer ops between layers) is
 not array time and is not counted.
 
-The packing of beats into port words is here too (one place): `pack_bits` / `unpack_words`.
+The packing of beats into port words: `pack_words` (hw/packing.pack_lanes, shared with the
+benches and the accelerator), `pack_bits` / `unpack_words` for the simulator handles.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ import numpy as np
 from asq_hw.artifact import COMPUTE_OPS, Artifact, ComputeLayer, layer_pe_config
 from asq_hw.config import ABITS_RANGE, LANES_RANGE, ROWS_RANGE, PEConfig, _check_int, act_range
 from asq_hw.errors import UserError
+from hw.packing import pack_lanes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -193,17 +195,9 @@ def pack_bits(values: np.ndarray, bits: int) -> np.ndarray:
     return ((v[..., None] >> shifts) & 1).astype(np.uint8).reshape(v.shape[0], width)
 
 
-def words_of_bits(bitmat: np.ndarray) -> list[int]:
-    """Python ints of a bit matrix (M, W) from pack_bits."""
-    nbytes = (bitmat.shape[1] + 7) // 8
-    packed = np.packbits(bitmat, axis=1, bitorder="little")
-    return [int.from_bytes(packed[i, :nbytes].tobytes(), "little")
-            for i in range(packed.shape[0])]
-
-
 def pack_words(values: np.ndarray, bits: int) -> list[int]:
     """values (M, L) -> one int per row, element l at bits [l*bits, (l+1)*bits)."""
-    return words_of_bits(pack_bits(values, bits))
+    return pack_lanes(values, bits)
 
 
 def unpack_bits(bitmat: np.ndarray, count: int, bits: int, signed: bool = True) -> np.ndarray:

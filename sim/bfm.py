@@ -21,27 +21,6 @@ from collections.abc import Sequence
 import numpy as np
 
 
-def pack_lanes(values, bits: int) -> list[int]:
-    """Pack a (beats, lanes) integer array into one integer per beat: lane i at bits
-    [i*bits, (i+1)*bits), two's complement. Python ints, so any width works."""
-    v = np.asarray(values, dtype=np.int64)
-    if v.ndim != 2:
-        raise ValueError(f"values must have shape (beats, lanes), not {v.shape}")
-    mask = (1 << bits) - 1
-    u = v & mask
-    lanes = v.shape[1]
-    if lanes * bits <= 62:
-        shifts = np.arange(lanes, dtype=np.int64) * bits
-        return [int(x) for x in (u << shifts).sum(axis=1)]
-    out = []
-    for row in u.tolist():
-        word = 0
-        for i, x in enumerate(row):
-            word |= x << (i * bits)
-        out.append(word)
-    return out
-
-
 def random_gaps(rng: np.random.Generator, n: int, p_gap: float, max_gap: int = 3) -> list[int]:
     """Idle cycles before each of n beats: 0 with probability 1 - p_gap, else 1..max_gap."""
     if p_gap <= 0:

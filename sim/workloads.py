@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from asq_hw.config import PEConfig
-from sim.bfm import pack_lanes
+from hw.packing import pack_lanes
 
 # Where `network` looks for a trained export when no folder is passed (QAT issue's artifact:
 # DIR/model.json + DIR/model.safetensors).

@@ -37,6 +37,7 @@ import math
 import numpy as np
 
 from asq_hw.artifact import Artifact, ComputeLayer
+from hw.packing import pack_lanes
 
 SETUP = 2          # edges from the start edge to the edge before beat 0 enters the array
 BUFFERS = 2        # ping-pong: layer i reads buffer i % 2, its outputs go to the other
@@ -148,13 +149,7 @@ class LayerPlan:
         tc = self.tile_codes(codes).reshape(self.weight_depth, self.rows * self.lanes)
         if tc.size and (tc.min() < 0 or tc.max() >= 1 << wbits):
             raise ValueError(f"codes must be from 0 to {(1 << wbits) - 1}")
-        words = []
-        for row in tc.tolist():
-            word = 0
-            for k, v in enumerate(row):
-                word |= v << (k * wbits)
-            words.append(word)
-        return words
+        return pack_lanes(tc, wbits)
 
 
 def layer_plan(layer: ComputeLayer, rows: int, lanes: int, buffer: int) -> LayerPlan:
