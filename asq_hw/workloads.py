@@ -121,10 +121,6 @@ class Layer:
         return self.outputs * self.fan_in * self.positions
 
     @property
-    def input_size(self) -> int:
-        return self.in_channels * self.in_hw[0] * self.in_hw[1]
-
-    @property
     def output_size(self) -> int:
         h, w = self.out_hw
         return self.outputs * h * w
