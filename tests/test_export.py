@@ -188,9 +188,9 @@ def test_truncated_and_corrupt_files(art, tmp_path):
 def test_wrong_version_and_format(art, tmp_path):
     d = _saved(art, tmp_path / "a")
     meta = json.loads((d / "model.json").read_text())
-    meta["version"] = 3
+    meta["version"] = 4
     (d / "model.json").write_text(json.dumps(meta))
-    assert _error(d).endswith("model.json: field version is 3; this asq-hw reads version 2")
+    assert _error(d).endswith("model.json: field version is 4; this asq-hw reads versions 2 and 3")
     meta["version"], meta["format"] = 1, "onnx"
     (d / "model.json").write_text(json.dumps(meta))
     assert "model.json: field format must be 'asq-hw-artifact'" in _error(d)
