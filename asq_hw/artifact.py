@@ -12,7 +12,10 @@ asq_hw.export builds an Artifact from a trained PyTorch model; golden inference
 the integer arithmetic it reads the stored integers with is golden's numpy-only core
 (golden.arith, golden.asq_int), which never imports this module.
 
-model.json, version 2 (version 1 held float scales and adapters; it is refused):
+model.json, version 2 (version 1 held float scales and adapters; it is refused), or version
+3 for residual networks (docs/arithmetic.md "Residual add": compute ops with output
+"residual" and an optional `input` naming the op whose codes they read, the ops `add` and
+`avgpool`; a network without them is written as version 2):
 
     format "asq-hw-artifact", version 2, weight_quant post|pot|int, wbits, abits,
     frac_bits (the default F for the lut variant), dataset, num_classes,
@@ -774,8 +777,9 @@ def _check_json(meta: dict, tensors: dict[str, np.ndarray], ck: _Checker) -> Non
         if source is not None:
             allowed = ("residual",)
         if output not in allowed:
+            extra = " ('residual' needs version 3)" if output == "residual" else ""
             ck.fail(f"{f}.output", f"must be {' or '.join(map(repr, allowed))}, not "
-                                   f"{output!r}")
+                                   f"{output!r}{extra}")
         if output == "residual":
             residual = True
             pending.append(name)
