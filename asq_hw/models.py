@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from asq_hw.config import ABITS_RANGE, WBITS_RANGE
@@ -174,12 +173,6 @@ def _u(y: torch.Tensor, s: torch.Tensor, ubits: int) -> torch.Tensor:
     return _sat(round_half_up_ste(y / s * 2.0**Q.U_FRAC), ubits).double()
 
 
-def _conv(mod: QConv2d, x: torch.Tensor) -> torch.Tensor:
-    """mod on an input that is already quantized (its weight quantizer still applies)."""
-    w = mod.weight if mod.weight_quant is None else mod.weight_quant(mod.weight)
-    return F.conv2d(x, w, mod.bias, mod.stride, mod.padding)
-
-
 class _NextQuant:
     """Holds (without registering it as a submodule) the input quantizer of the layer
     that reads a module's output: its step is the unit of the integer u."""
@@ -223,12 +216,12 @@ class BasicBlock(nn.Module):
         aq = self.conv1.act_quant
         if not (aq.enabled and self.next.active()):
             xq = aq(x)
-            out = self.relu(self.bn1(_conv(self.conv1, xq)))
+            out = self.relu(self.bn1(self.conv1(xq, prequantized=True)))
             out = self.bn2(self.conv2(out))
             return self.relu(out + (xq if self.shortcut is None else self.shortcut(xq)))
         q, beta, s = aq.quantize(x)
         xq = q.float() * (s * beta).view(-1, 1, 1, 1)
-        out = self.relu(self.bn1(_conv(self.conv1, xq)))
+        out = self.relu(self.bn1(self.conv1(xq, prequantized=True)))
         y = self.bn2(self.conv2(out))
         nq = self.next.quant
         s_out = nq.scaled_step(y)

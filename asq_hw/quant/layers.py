@@ -11,9 +11,11 @@ import torch.nn.functional as F
 from torch import nn
 
 
-def _quantized(layer, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(input, weight) of `layer` through its quantizers (None: float)."""
-    if layer.act_quant is not None:
+def _quantized(layer, x: torch.Tensor, prequantized: bool = False
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(input, weight) of `layer` through its quantizers (None: float); prequantized: the
+    input is already its quantizer's output (a residual block quantizes its input once)."""
+    if layer.act_quant is not None and not prequantized:
         x = layer.act_quant(x)
     w = layer.weight if layer.weight_quant is None else layer.weight_quant(layer.weight)
     return x, w
@@ -28,8 +30,8 @@ class QConv2d(nn.Conv2d):
         self.weight_quant = weight_quant
         self.act_quant = act_quant
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x, w = _quantized(self, x)
+    def forward(self, x: torch.Tensor, prequantized: bool = False) -> torch.Tensor:
+        x, w = _quantized(self, x, prequantized)
         return F.conv2d(x, w, self.bias, self.stride, self.padding)
 
 
