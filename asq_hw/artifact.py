@@ -12,7 +12,10 @@ asq_hw.export builds an Artifact from a trained PyTorch model; golden inference
 the integer arithmetic it reads the stored integers with is golden's numpy-only core
 (golden.arith, golden.asq_int), which never imports this module.
 
-model.json, version 2 (version 1 held float scales and adapters; it is refused):
+model.json, version 2 (version 1 held float scales and adapters; it is refused), or version
+3 for residual networks (docs/arithmetic.md "Residual add": compute ops with output
+"residual" and an optional `input` naming the op whose codes they read, the ops `add` and
+`avgpool`; a network without them is written as version 2):
 
     format "asq-hw-artifact", version 2, weight_quant post|pot|int, wbits, abits,
     frac_bits (the default F for the lut variant), dataset, num_classes,
@@ -65,14 +68,19 @@ from asq_hw.errors import UserError
 from asq_hw.jsonread import read_json
 from asq_hw.outputs import write_bytes
 from golden import asq_int as Q
+from golden import residual as R
 from golden.arith import LayerArith
 
 FORMAT = "asq-hw-artifact"
-VERSION = 2
+VERSION = 3        # the newest version written (chain networks are still written as 2)
 JSON_NAME = "model.json"
 TENSORS_NAME = "model.safetensors"
 COMPUTE_OPS = ("conv", "linear")
 INTEGER_OPS = ("relu", "maxpool", "flatten")
+# Version 3 adds residual networks: the ops below, compute ops with output "residual" and
+# an `input` field. A network without them is written as version 2, as before.
+RESIDUAL_OPS = ("avgpool", "add")
+VERSIONS = (2, 3)
 # Layer names: printed in tables and used in tensor names, so plain identifiers only.
 NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
 FLOAT32_TINY = float(np.finfo(np.float32).tiny)     # smallest normal float32
@@ -127,6 +135,11 @@ def _requant_json(requant: dict[str, VariantRequant]) -> dict:
     return {v: rq.to_json() for v, rq in requant.items()}
 
 
+def _input_json(source: str | None) -> dict:
+    """The optional `input` field (version 3): absent for an op reading the chain."""
+    return {} if source is None else {"input": source}
+
+
 @dataclasses.dataclass(frozen=True)
 class ConvLayer:
     """A convolution (model.json op "conv"): K = out_channels outputs at out_hw positions."""
@@ -145,6 +158,7 @@ class ConvLayer:
     output: str = "codes"
     requant: dict[str, VariantRequant] = dataclasses.field(default_factory=dict,
                                                            hash=False)
+    input: str | None = None
 
     @property
     def outputs(self) -> int:
@@ -166,14 +180,15 @@ class ConvLayer:
                 "stride": self.stride, "padding": self.padding, "in_hw": list(self.in_hw),
                 "out_hw": list(self.out_hw), "fan_in": self.fan_in,
                 "act_in": self.act_in.to_json(), "output": self.output,
-                "requant": _requant_json(self.requant)}
+                "requant": _requant_json(self.requant), **_input_json(self.input)}
 
     @classmethod
     def from_json(cls, d: dict) -> ConvLayer:
         return cls(d["name"], d["in_channels"], d["out_channels"], tuple(d["kernel"]),
                    d["stride"], d["padding"], tuple(d["in_hw"]), tuple(d["out_hw"]),
                    d["fan_in"], ActIn.from_json(d["act_in"]), d["output"],
-                   {v: VariantRequant.from_json(r) for v, r in d["requant"].items()})
+                   {v: VariantRequant.from_json(r) for v, r in d["requant"].items()},
+                   d.get("input"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -190,6 +205,7 @@ class LinearLayer:
     output: str = "codes"
     requant: dict[str, VariantRequant] = dataclasses.field(default_factory=dict,
                                                            hash=False)
+    input: str | None = None
 
     @property
     def outputs(self) -> int:
@@ -208,13 +224,14 @@ class LinearLayer:
         return {"name": self.name, "op": self.op, "in_features": self.in_features,
                 "out_features": self.out_features, "fan_in": self.fan_in,
                 "act_in": self.act_in.to_json(), "output": self.output,
-                "requant": _requant_json(self.requant)}
+                "requant": _requant_json(self.requant), **_input_json(self.input)}
 
     @classmethod
     def from_json(cls, d: dict) -> LinearLayer:
         return cls(d["name"], d["in_features"], d["out_features"], d["fan_in"],
                    ActIn.from_json(d["act_in"]), d["output"],
-                   {v: VariantRequant.from_json(r) for v, r in d["requant"].items()})
+                   {v: VariantRequant.from_json(r) for v, r in d["requant"].items()},
+                   d.get("input"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -261,10 +278,54 @@ class Flatten:
         return cls()
 
 
+@dataclasses.dataclass(frozen=True)
+class AvgPool:
+    """Global average pooling (model.json op "avgpool", version 3): (B, C, H, W) -> (B, C,
+    1, 1), golden.residual.avgpool on u."""
+
+    op: ClassVar[str] = "avgpool"
+
+    def to_json(self) -> dict:
+        return {"op": self.op}
+
+    @classmethod
+    def from_json(cls, d: dict) -> AvgPool:
+        return cls()
+
+
+@dataclasses.dataclass(frozen=True)
+class Add:
+    """A residual add (model.json op "add", version 3): u = sat(main + shortcut) in the u
+    domain of the layer reading the block output (golden.residual). `main`: the compute op
+    (output "residual") ending the main branch. kind "projection": `shortcut` names the
+    projection compute op (output "residual") whose u is added; kind "identity": `shortcut`
+    names the compute op whose input codes and beta are added, times align_mult *
+    2**-align_shift (s_x / s_out)."""
+
+    op: ClassVar[str] = "add"
+    main: str
+    shortcut: str
+    kind: str
+    align_mult: int = 0
+    align_shift: int = 0
+
+    def to_json(self) -> dict:
+        d = {"op": self.op, "main": self.main, "shortcut": self.shortcut, "kind": self.kind}
+        if self.kind == "identity":
+            d.update(align_mult=self.align_mult, align_shift=self.align_shift)
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict) -> Add:
+        return cls(d["main"], d["shortcut"], d["kind"], d.get("align_mult", 0),
+                   d.get("align_shift", 0))
+
+
 ComputeLayer = ConvLayer | LinearLayer
-Op = ConvLayer | LinearLayer | Relu | MaxPool | Flatten
+Op = ConvLayer | LinearLayer | Relu | MaxPool | Flatten | AvgPool | Add
 OP_RECORDS: dict[str, type] = {r.op: r for r in (ConvLayer, LinearLayer, Relu, MaxPool,
-                                                  Flatten)}
+                                                  Flatten, AvgPool, Add)}
+ADD_KINDS = ("projection", "identity")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -348,13 +409,21 @@ class Artifact:
                 for p, e in zip(layer.act_in.adapter, layer.act_in.adapter_exp, strict=True)]
 
     @property
+    def version(self) -> int:
+        """3 for a residual network (avgpool or add ops, compute ops with output "residual"
+        or an `input`), else 2: chain networks keep their version 2 files."""
+        residual = any(op.op in RESIDUAL_OPS or (op.op in COMPUTE_OPS and (
+            op.output == "residual" or op.input is not None)) for op in self.ops)
+        return 3 if residual else 2
+
+    @property
     def input_step(self) -> float:
         """The step that turns normalised images into the input codes (float32 value)."""
         return self.floats.steps[0]
 
     def to_json(self) -> dict:
         """model.json as a dict, in the file's field order."""
-        return {"format": FORMAT, "version": VERSION, "weight_quant": self.weight_quant,
+        return {"format": FORMAT, "version": self.version, "weight_quant": self.weight_quant,
                 "wbits": self.wbits, "abits": self.abits, "frac_bits": self.frac_bits,
                 "dataset": self.dataset, "num_classes": self.num_classes,
                 "input": self.input.to_json(), "floats": self.floats.to_json(),
@@ -404,10 +473,17 @@ def layer_pe_config(artifact: Artifact, layer: ComputeLayer | str, variant: str,
 
 
 def next_layer(artifact: Artifact, layer: ComputeLayer) -> ComputeLayer | None:
-    """The compute layer after `layer`, or None for the classifier."""
-    layers = artifact.compute_layers()
-    i = [op.name for op in layers].index(layer.name)
-    return layers[i + 1] if i + 1 < len(layers) else None
+    """The compute layer whose input step is `layer`'s output unit (s_out), or None for
+    the classifier: the next compute op reading the chain after `layer`, or for a residual
+    output after the add that consumes it."""
+    ops = artifact.ops
+    i = next(j for j, op in enumerate(ops) if getattr(op, "name", None) == layer.name)
+    if layer.output == "residual":
+        i = next(j for j, op in enumerate(ops) if j > i and op.op == "add"
+                 and layer.name in (op.main, op.shortcut if op.kind == "projection"
+                                    else None))
+    return next((op for op in ops[i + 1:] if op.op in COMPUTE_OPS and op.input is None),
+                None)
 
 
 def layer_scale(artifact: Artifact, layer: ComputeLayer, variant: str,
@@ -504,9 +580,9 @@ def _check_header(meta: dict, where) -> None:
         raise UserError(f"{where}: field format must be {FORMAT!r}, not "
                         f"{meta.get('format')!r}")
     v = meta.get("version")
-    if v != VERSION:
-        raise UserError(f"{where}: field version is {v!r}; this asq-hw reads version "
-                        f"{VERSION}")
+    if isinstance(v, bool) or v not in VERSIONS:
+        raise UserError(f"{where}: field version is {v!r}; this asq-hw reads versions "
+                        f"{' and '.join(map(str, VERSIONS))}")
     if not isinstance(meta.get("tensors_sha256"), str):
         raise UserError(f"{where}: field tensors_sha256: must be a string (hex digest), "
                         f"not {meta.get('tensors_sha256')!r}")
@@ -595,19 +671,39 @@ def _check_json(meta: dict, tensors: dict[str, np.ndarray], ck: _Checker) -> Non
                and op.get("op") in COMPUTE_OPS]
     if not compute or compute[-1] != len(ops) - 1:
         ck.fail("ops", "must end with a compute op (conv or linear) producing the logits")
+    version = meta["version"]
+    known_ops = COMPUTE_OPS + INTEGER_OPS + (RESIDUAL_OPS if version >= 3 else ())
+    layers: dict[str, dict] = {}        # compute op name -> its facts, in order
+    pending: list[str] = []             # residual outputs not yet consumed by an add
+    residual = False
     first = True
     for idx, op in enumerate(ops):
         f = f"ops[{idx}]"
         kind = ck.get(op, "op", f)
-        if kind not in COMPUTE_OPS + INTEGER_OPS:
-            ck.fail(f"{f}.op", f"must be one of {', '.join(COMPUTE_OPS + INTEGER_OPS)}, "
-                               f"not {kind!r}")
+        if kind not in known_ops:
+            extra = (f" ({', '.join(RESIDUAL_OPS)} need version 3)"
+                     if kind in RESIDUAL_OPS else "")
+            ck.fail(f"{f}.op", f"must be one of {', '.join(known_ops)}, not {kind!r}{extra}")
+        if pending and kind not in ("add",) + COMPUTE_OPS:
+            ck.fail(f, f"{kind} cannot come before the add of residual output "
+                       f"{pending[0]!r}")
         if kind == "relu":
             _no_extra(ck, op, f, {"op"})
             continue
         if kind == "flatten":
             _no_extra(ck, op, f, {"op"})
             shape = (math.prod(shape),)
+            continue
+        if kind == "avgpool":
+            _no_extra(ck, op, f, {"op"})
+            if len(shape) != 3:
+                ck.fail(f, f"avgpool needs a (C, H, W) input, not shape {list(shape)}")
+            shape = (shape[0], 1, 1)
+            residual = True
+            continue
+        if kind == "add":
+            shape = _check_add(ck, op, f, layers, pending)
+            residual = True
             continue
         if kind == "maxpool":
             _no_extra(ck, op, f, {"op", "kernel", "stride"})
@@ -623,10 +719,26 @@ def _check_json(meta: dict, tensors: dict[str, np.ndarray], ck: _Checker) -> Non
                                  f"(at most 64), not {name!r}")
         names.add(name)
         f = f"ops[{idx}] ({name})"
+        source = op.get("input") if isinstance(op, dict) else None
+        if "input" in op:
+            if version < 3:
+                ck.fail(f"{f}.input", "needs version 3")
+            ref = layers.get(source) if isinstance(source, str) else None
+            if ref is None or ref["source"] is not None:
+                ck.fail(f"{f}.input", f"must name an earlier compute op that reads the "
+                                      f"chain, not {source!r}")
+            if not pending:
+                ck.fail(f"{f}.input", "an op with its own input must come between a "
+                                      "residual output and its add")
+            residual = True
+        stream = shape
+        if source is not None:
+            shape = layers[source]["in_shape"]
+        in_shape = shape
         if kind == "conv":
             _no_extra(ck, op, f, {"op", "name", "in_channels", "out_channels", "kernel",
                                   "stride", "padding", "in_hw", "out_hw", "fan_in", "act_in",
-                                  "output", "requant"})
+                                  "output", "requant", "input"})
             cin = ck.int_in(op, "in_channels", f, 1, 1 << 16)
             cout = ck.int_in(op, "out_channels", f, 1, 1 << 16)
             kern = ck.get(op, "kernel", f)
@@ -649,7 +761,7 @@ def _check_json(meta: dict, tensors: dict[str, np.ndarray], ck: _Checker) -> Non
             shape = (cout, oh, ow)
         else:
             _no_extra(ck, op, f, {"op", "name", "in_features", "out_features", "fan_in",
-                                  "act_in", "output", "requant"})
+                                  "act_in", "output", "requant", "input"})
             cin = ck.int_in(op, "in_features", f, 1, 1 << 24)
             k = ck.int_in(op, "out_features", f, 1, 1 << 24)
             if shape != (cin,):
@@ -659,9 +771,25 @@ def _check_json(meta: dict, tensors: dict[str, np.ndarray], ck: _Checker) -> Non
         if ck.get(op, "fan_in", f) != n:
             ck.fail(f"{f}.fan_in", f"must be {n}, not {op['fan_in']!r}")
         last = idx == len(ops) - 1
-        if ck.get(op, "output", f) != ("logits" if last else "codes"):
-            ck.fail(f"{f}.output", f"must be {'logits' if last else 'codes'!r}, not "
-                                   f"{op['output']!r}")
+        output = ck.get(op, "output", f)
+        allowed = ("logits",) if last else ("codes", "residual") if version >= 3 \
+            else ("codes",)
+        if source is not None:
+            allowed = ("residual",)
+        if output not in allowed:
+            extra = " ('residual' needs version 3)" if output == "residual" else ""
+            ck.fail(f"{f}.output", f"must be {' or '.join(map(repr, allowed))}, not "
+                                   f"{output!r}{extra}")
+        if output == "residual":
+            residual = True
+            pending.append(name)
+        elif pending:
+            ck.fail(f, f"a compute op producing {output} cannot come before the add of "
+                       f"residual output {pending[0]!r}")
+        layers[name] = {"source": source, "in_shape": in_shape, "out_shape": shape,
+                        "output": output, "index": idx}
+        if source is not None:
+            shape = stream
         if last and k != n_classes:
             ck.fail(f"{f}.out_channels" if kind == "conv" else f"{f}.out_features",
                     f"is {k} but num_classes is {n_classes}")
@@ -681,6 +809,13 @@ def _check_json(meta: dict, tensors: dict[str, np.ndarray], ck: _Checker) -> Non
             ck.fail(f"{f}.act_in.adapter", "must be a list of tensor name prefixes")
         if first and adapter:
             ck.fail(f"{f}.act_in.adapter", "the network input has no adapter")
+        if source is not None:
+            ref = ops[layers[source]["index"]]["act_in"]
+            if (abits, signed) != (ref["abits"], ref["signed"]) or adapter:
+                ck.fail(f"{f}.act_in", f"must be {source}'s input format (abits "
+                                       f"{ref['abits']}, signed {ref['signed']}) without "
+                                       f"an adapter: the op reads {source}'s codes and beta")
+        layers[name]["signed"] = signed
         exps = ck.get(a, "adapter_exp", f"{f}.act_in")
         lo, hi = Q.ADAPTER_EXP_RANGE
         if not (isinstance(exps, list) and len(exps) == len(adapter)
@@ -718,6 +853,10 @@ def _check_json(meta: dict, tensors: dict[str, np.ndarray], ck: _Checker) -> Non
             ck.tensor(tensors, f"{name}.requant.{variant}.offset", np.int64, (k,))
             used |= {f"{name}.requant.{variant}.{t}" for t in ("mult", "offset")}
         first = False
+    if pending:
+        ck.fail("ops", f"residual output {pending[0]!r} is never added")
+    if version == 3 and not residual:
+        ck.fail("version", "is 3 but the ops form a chain; chain networks are version 2")
     fl = ck.get(meta, "floats", "")
     _no_extra(ck, fl, "floats", {"mean", "std", "steps", "float_acc", "fakequant_acc"})
     n_compute = len(compute)
@@ -733,6 +872,13 @@ def _check_json(meta: dict, tensors: dict[str, np.ndarray], ck: _Checker) -> Non
         if key in ("std", "steps") and not all(FLOAT32_TINY <= x <= FLOAT32_MAX for x in v):
             ck.fail(f"floats.{key}", f"must be positive finite float32 numbers "
                                      f"({FLOAT32_TINY:.3g} to {FLOAT32_MAX:.3g})")
+    steps = fl["steps"]
+    for j, lay in enumerate(layers.values()):
+        if lay["source"] is not None:
+            ref = list(layers).index(lay["source"])
+            if steps[j] != steps[ref]:
+                ck.fail(f"floats.steps[{j}]", f"must equal steps[{ref}] ({steps[ref]!r}): "
+                                              "the layer reads the same codes")
     for key in ("float_acc", "fakequant_acc"):
         v = ck.get(fl, key, "floats")
         if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))
@@ -741,6 +887,42 @@ def _check_json(meta: dict, tensors: dict[str, np.ndarray], ck: _Checker) -> Non
     extra = sorted(set(tensors) - used)
     if extra:
         ck.tfail(extra[0], "is not referenced by model.json")
+
+
+def _check_add(ck: _Checker, op: dict, f: str, layers: dict, pending: list) -> tuple:
+    """An add op against the compute ops before it; removes the residual outputs it
+    consumes from `pending` and returns the shape of its output."""
+    kind = ck.get(op, "kind", f)
+    if kind not in ADD_KINDS:
+        ck.fail(f"{f}.kind", f"must be one of {', '.join(ADD_KINDS)}, not {kind!r}")
+    extra = {"align_mult", "align_shift"} if kind == "identity" else set()
+    _no_extra(ck, op, f, {"op", "main", "shortcut", "kind"} | extra)
+    main = ck.get(op, "main", f)
+    if main not in pending or layers[main]["source"] is not None:
+        ck.fail(f"{f}.main", "must name a residual output of a compute op reading the "
+                             f"chain, not yet added, not {main!r}")
+    short = ck.get(op, "shortcut", f)
+    if kind == "projection":
+        if short not in pending or layers[short]["source"] is None:
+            ck.fail(f"{f}.shortcut", "must name a residual output of a compute op with "
+                                     f"its own input, not yet added, not {short!r}")
+        shape = layers[short]["out_shape"]
+        pending.remove(short)
+    else:
+        ref = layers.get(short) if isinstance(short, str) else None
+        if ref is None or ref["source"] is not None or ref["signed"]:
+            ck.fail(f"{f}.shortcut", "must name an earlier compute op reading the chain's "
+                                     f"unsigned codes, not {short!r}")
+        shape = ref["in_shape"]
+        ck.int_in(op, "align_mult", f, 1, (1 << R.ALIGN_BITS) - 1)
+        ck.int_in(op, "align_shift", f, 0, R.ALIGN_SHIFT_MAX)
+    if shape != layers[main]["out_shape"]:
+        ck.fail(f"{f}.shortcut", f"{short!r} gives shape {list(shape)} but the main branch "
+                                 f"{main!r} gives {list(layers[main]['out_shape'])}")
+    pending.remove(main)
+    if pending:
+        ck.fail(f, f"residual output {pending[0]!r} is never added")
+    return layers[main]["out_shape"]
 
 
 def _check_requant(art: Artifact, ck: _Checker) -> None:

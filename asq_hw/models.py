@@ -2,9 +2,10 @@
 
 Every compute layer is a QConv2d / QLinear with its own input quantizer: the first layer's
 is the network input quantizer (signed 8-bit, no adapter), the others are ASQ (unsigned
-`abits`, adapter unless disabled). All weights use the chosen scheme at `wbits`. The CNN
-and MLP are plain chains (`model.layers`), which export turns into the integer artifact;
-ResNet-20's residual adds are not part of the integer pipeline (export refuses it).
+`abits`, adapter unless disabled); a residual block's projection shortcut reads the codes
+of the block's first conv. All weights use the chosen scheme at `wbits`. The CNN and MLP
+are plain chains (`model.layers`); ResNet-20's blocks model the integer residual add of
+golden.residual in the fake-quant forward (docs/arithmetic.md, "Residual add").
 """
 
 from __future__ import annotations
@@ -12,11 +13,15 @@ from __future__ import annotations
 import dataclasses
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from asq_hw.config import ABITS_RANGE, WBITS_RANGE
 from asq_hw.quant import ASQActivation, QConv2d, QLinear, make_weight_quant
 from asq_hw.quant.baselines import WEIGHT_QUANTS
+from asq_hw.quant.ste import round_half_up_ste
+from golden import asq_int as Q
+from golden import residual as R
 
 MODELS = ("cnn", "mlp", "resnet20")
 INPUT_BITS = 8  # the network input quantizer: signed 8-bit
@@ -111,10 +116,14 @@ class _Factory:
         return ASQActivation(self.cfg.abits, channels, adapter=self.cfg.adapter)
 
     def conv(self, cin: int, cout: int, k: int = 3, stride: int = 1, padding: int = 1,
-             act: ASQActivation | None = None) -> QConv2d:
+             act: ASQActivation | None = None, quantize_input: bool = True) -> QConv2d:
+        """A quantized conv; quantize_input=False: no input quantizer (its input is
+        already quantized, e.g. a projection shortcut reading its block's codes)."""
         wq = make_weight_quant(self.cfg.weight_quant, self.cfg.wbits, cout, cin * k * k)
+        if act is None and quantize_input:
+            act = self.act(cin)
         return QConv2d(cin, cout, k, stride=stride, padding=padding, bias=False,
-                       weight_quant=wq, act_quant=act if act is not None else self.act(cin))
+                       weight_quant=wq, act_quant=act)
 
     def linear(self, cin: int, cout: int, bias: bool = True) -> QLinear:
         wq = make_weight_quant(self.cfg.weight_quant, self.cfg.wbits, cout, cin)
@@ -155,9 +164,46 @@ def mlp(cfg: ModelConfig) -> ChainNet:
     return ChainNet(cfg, layers)
 
 
+def _sat(t: torch.Tensor, bits: int) -> torch.Tensor:
+    return t.clamp(-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+
+
+def _u(y: torch.Tensor, s: torch.Tensor, ubits: int) -> torch.Tensor:
+    """y in units of the step s with U_FRAC fractional bits, rounded half up and saturated
+    (float64, integer-valued): the fake-quant form of golden.asq_int.rescale."""
+    return _sat(round_half_up_ste(y / s * 2.0**Q.U_FRAC), ubits).double()
+
+
+def _conv(mod: QConv2d, x: torch.Tensor) -> torch.Tensor:
+    """mod on an input that is already quantized (its weight quantizer still applies)."""
+    w = mod.weight if mod.weight_quant is None else mod.weight_quant(mod.weight)
+    return F.conv2d(x, w, mod.bias, mod.stride, mod.padding)
+
+
+class _NextQuant:
+    """Holds (without registering it as a submodule) the input quantizer of the layer
+    that reads a module's output: its step is the unit of the integer u."""
+
+    quant: ASQActivation | None = None
+
+    def active(self) -> bool:
+        """Fake-quant with the next step known: model the integer arithmetic."""
+        q = self.quant
+        return q is not None and q.enabled and bool(q.initialized)
+
+
 class BasicBlock(nn.Module):
     """ResNet basic block; the shortcut is a 1x1 conv + BN when the shape changes (option
-    B). Both branches quantize the block input with their own quantizers."""
+    B), else the identity. conv1's input quantizer quantizes the block input once; the
+    projection conv reads the same codes.
+
+    Fake-quant forward (once the next layer's step s_out is known), golden.residual's
+    integer add: the main branch u = round(bn2(conv2) / s_out * 2**U_FRAC), saturated; the
+    projection's u likewise; the identity's u = round(x * b * mult * 2**-shift) from the
+    block input codes x, their beta code b and (mult, shift) = align_params(s_x / s_out);
+    output relu(sat(main + shortcut)) * s_out * 2**-U_FRAC, which the next quantizer turns
+    back into exactly that u. Float (or before s_out is initialised): relu(main + shortcut).
+    """
 
     def __init__(self, f: _Factory, cin: int, cout: int, stride: int):
         super().__init__()
@@ -167,20 +213,66 @@ class BasicBlock(nn.Module):
         self.bn2 = nn.BatchNorm2d(cout)
         self.shortcut = None
         if stride != 1 or cin != cout:
-            self.shortcut = nn.Sequential(f.conv(cin, cout, k=1, stride=stride, padding=0),
-                                          nn.BatchNorm2d(cout))
+            self.shortcut = nn.Sequential(
+                f.conv(cin, cout, k=1, stride=stride, padding=0, quantize_input=False),
+                nn.BatchNorm2d(cout))
         self.relu = nn.ReLU()
+        self.next = _NextQuant()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        return self.relu(out + (x if self.shortcut is None else self.shortcut(x)))
+        aq = self.conv1.act_quant
+        if not (aq.enabled and self.next.active()):
+            xq = aq(x)
+            out = self.relu(self.bn1(_conv(self.conv1, xq)))
+            out = self.bn2(self.conv2(out))
+            return self.relu(out + (xq if self.shortcut is None else self.shortcut(xq)))
+        q, beta, s = aq.quantize(x)
+        xq = q.float() * (s * beta).view(-1, 1, 1, 1)
+        out = self.relu(self.bn1(_conv(self.conv1, xq)))
+        y = self.bn2(self.conv2(out))
+        nq = self.next.quant
+        s_out = nq.scaled_step(y)
+        ubits = Q.u_bits(nq.abits)
+        main = _u(y, s_out, ubits)
+        if self.shortcut is None:
+            ratio = s / s_out
+            mult, shift = R.align_params(float(s.detach()) / float(s_out.detach()))
+            m = ratio.double() * 2.0**shift
+            m = m + (mult - m).detach()                # mult forward, d(ratio) backward
+            code = (beta * 2.0**Q.BETA_FRAC).double().view(-1, 1, 1, 1)
+            short = _sat(round_half_up_ste(q * code * m * 2.0**-shift), ubits)
+        else:
+            short = _u(self.shortcut(xq), s_out, ubits)
+        u = torch.relu(_sat(main + short, ubits))
+        return (u * (s_out.double() * 2.0**-Q.U_FRAC)).float()
+
+
+class GlobalAvgPool(nn.Module):
+    """(B, C, H, W) -> (B, C, 1, 1). Fake-quant (the next step s known): the integer pool
+    of golden.residual.avgpool on u = x / s * 2**U_FRAC (x, a block output, is u * s *
+    2**-U_FRAC): (sum * PM) * 2**-PS rounded half up, saturated. Float: the mean."""
+
+    def __init__(self):
+        super().__init__()
+        self.next = _NextQuant()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.next.active():
+            return x.mean(dim=(2, 3), keepdim=True)
+        nq = self.next.quant
+        s = nq.step()
+        ubits = Q.u_bits(nq.abits)
+        u = round_half_up_ste(x / s * 2.0**Q.U_FRAC).double()
+        pm, ps = Q.pool_params(x.shape[2] * x.shape[3])
+        p = _sat(round_half_up_ste(u.flatten(2).sum(2) * (pm * 2.0**-ps)), ubits)
+        return (p * (s.double() * 2.0**-Q.U_FRAC)).float()[:, :, None, None]
 
 
 class ResNet20(nn.Module):
     """CIFAR ResNet-20 (He et al. 2016, section 4.2): 3x3 conv(16), three stages of three
     basic blocks at 16, 32, 64 channels (stride 2 entering stages 2 and 3), global average
-    pool, linear. `width` scales the stage widths (16 gives the standard network)."""
+    pool, linear. `width` scales the stage widths (16 gives the standard network). On the
+    8x8 digits the stages run at 8x8, 4x4 and 2x2."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -192,8 +284,16 @@ class ResNet20(nn.Module):
             for i in range(3):
                 blocks.append(BasicBlock(f, cin, cout, 2 if (i == 0 and stage > 0) else 1))
                 cin = cout
-        blocks += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), f.linear(cin, cfg.num_classes)]
+        pool, head = GlobalAvgPool(), f.linear(cin, cfg.num_classes)
+        blocks += [pool, nn.Flatten(), head]
         self.layers = nn.Sequential(*blocks)
+        # Each block's output is in units of the next block's input step; the last one's
+        # (and the pool's) in units of the classifier's.
+        res = [b for b in blocks if isinstance(b, BasicBlock)]
+        for b, nxt in zip(res, res[1:], strict=False):
+            b.next.quant = nxt.conv1.act_quant
+        res[-1].next.quant = head.act_quant
+        pool.next.quant = head.act_quant
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layers(x)

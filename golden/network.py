@@ -14,8 +14,17 @@ compute layer at a time, with b_in the input's beta codes (B,):
 The last layer ends in the integer logits of `rescale` (no shift, no clamp). `layer_step`
 runs the steps for one layer and can take accumulators computed elsewhere (the RTL array)
 in the PE's row layout; `run` runs the network and, with trace=True, keeps every layer's
-record. The only floating point is `quantize_input` (normalised float32 images to the
-input codes, the input quantizer's own arithmetic) and the descriptive `RunResult.logits`.
+record.
+
+Residual networks (artifact version 3, docs/arithmetic.md "Residual add"): a compute layer
+with output "residual" stops after `rescale` (its u goes to an add); a layer with an
+`input` reads the input codes and beta of the layer it names (the block input); `add_step`
+sums the main branch's u and the shortcut's (a projection layer's u, or the identity
+shortcut golden.residual.identity of the block input codes) and continues like a layer
+output: integer ops, the next layer's adapter, requantize.
+
+The only floating point is `quantize_input` (normalised float32 images to the input codes,
+the input quantizer's own arithmetic) and the descriptive `RunResult.logits`.
 """
 
 from __future__ import annotations
@@ -25,6 +34,8 @@ import dataclasses
 import numpy as np
 
 from asq_hw.artifact import (
+    COMPUTE_OPS,
+    Add,
     Artifact,
     ComputeLayer,
     Op,
@@ -36,6 +47,7 @@ from asq_hw.artifact import (
 from asq_hw.config import VARIANTS
 from golden import asq_cost
 from golden import asq_int as Q
+from golden import residual as R
 from golden.accumulate import accumulate, conv_accumulate
 from golden.ops import flatten, im2col, maxpool, relu
 
@@ -50,7 +62,8 @@ class LayerRecord:
     dual. beta_in, beta_out: (B,) int64 beta codes (beta = code / 2**BETA_FRAC). mult: the
     per-sample multipliers M (B, K, slots). u: the rescaled output after the integer ops
     (None for the last layer). out: the next layer's input codes, or the integer logits
-    (B, K) of the last layer; next_x: the same codes (None for the last layer).
+    (B, K) of the last layer; next_x: the same codes (None for the last layer). A layer
+    with output "residual" stops at u: out is u, beta_out and next_x are None.
     """
 
     name: str
@@ -72,15 +85,30 @@ class LayerRecord:
 
 
 @dataclasses.dataclass
+class AddRecord:
+    """One residual add for a batch: main, shortcut (the two u terms), u (the sum after
+    the integer ops that follow it), beta_out and out (the next layer's codes)."""
+
+    index: int
+    main: np.ndarray
+    shortcut: np.ndarray
+    u: np.ndarray
+    beta_out: np.ndarray
+    out: np.ndarray
+
+
+@dataclasses.dataclass
 class RunResult:
     """logits_int (B, K) int64; shift (B,): logits = logits_int * 2**-shift (float64, for
-    display); preds = argmax of logits_int."""
+    display); preds = argmax of logits_int. records: one per compute layer (trace=True),
+    adds: one per residual add (trace=True)."""
 
     logits_int: np.ndarray
     shift: np.ndarray
     logits: np.ndarray
     preds: np.ndarray
     records: list[LayerRecord]
+    adds: list[AddRecord] = dataclasses.field(default_factory=list)
 
 
 def rows_from_acc(acc: np.ndarray) -> np.ndarray:
@@ -102,11 +130,13 @@ def acc_from_rows(rows: np.ndarray, batch: int, out_hw: tuple[int, int] | None) 
     return np.moveaxis(a, 3, 1)
 
 
-def _int_op(op: Op, x: np.ndarray) -> np.ndarray:
+def _int_op(op: Op, x: np.ndarray, ubits: int) -> np.ndarray:
     if op.op == "relu":
         return relu(x)
     if op.op == "maxpool":
         return maxpool(x, op.kernel, op.stride)
+    if op.op == "avgpool":
+        return R.avgpool(x, ubits)
     return flatten(x)
 
 
@@ -123,17 +153,35 @@ class GoldenNetwork:
         self.fast = fast
         self.scheme = artifact.weight_quant
         self.layers: list[ComputeLayer] = artifact.compute_layers()
-        # The integer ops before the first compute op and after each one.
+        index = {lay.name: i for i, lay in enumerate(self.layers)}
+        # The integer ops before the first compute op and after each compute op or add;
+        # the adds after each compute layer; where each layer's input comes from (None:
+        # the chain) and the layer whose input step its output is in units of.
         self.pre_ops: list[Op] = []
         self.post_ops: list[list[Op]] = [[] for _ in self.layers]
-        i = -1
+        self.adds: list[Add] = []
+        self.add_post_ops: list[list[Op]] = []
+        self.adds_after: list[list[int]] = [[] for _ in self.layers]
+        tail = self.pre_ops
         for op in artifact.ops:
-            if op.op in ("conv", "linear"):
-                i += 1
-            elif i < 0:
-                self.pre_ops.append(op)
+            if op.op in COMPUTE_OPS:
+                tail = self.post_ops[index[op.name]]
+            elif op.op == "add":
+                self.adds.append(op)
+                self.add_post_ops.append([])
+                tail = self.add_post_ops[-1]
             else:
-                self.post_ops[i].append(op)
+                tail.append(op)
+        self.source = [None if lay.input is None else index[lay.input]
+                       for lay in self.layers]
+        nxt = [next_layer(artifact, lay) for lay in self.layers]
+        self.dest = [None if n is None else index[n.name] for n in nxt]
+        self.add_main = [index[a.main] for a in self.adds]
+        self.add_short = [index[a.shortcut] for a in self.adds]
+        self.add_dest = [self.dest[m] for m in self.add_main]
+        for j, a in enumerate(self.adds):   # an add runs once both its terms exist
+            last = max(self.add_main[j], self.add_short[j] if a.kind == "projection" else 0)
+            self.adds_after[last].append(j)
         self.arith = [layer_arith(lay, self.scheme, artifact.wbits, variant,
                                   self.frac_bits) for lay in self.layers]
         self.scales = [layer_scale(artifact, lay, variant, self.frac_bits)
@@ -150,8 +198,9 @@ class GoldenNetwork:
         return self.layers[i].out_hw
 
     def ubits(self, i: int) -> int:
-        """Width of u after layer i: set by the next layer's input codes."""
-        return Q.u_bits(self.arith[i + 1].abits)
+        """Width of u after layer i: set by the input codes of the layer its output is in
+        units of (the next layer; after a residual add, the layer after the add)."""
+        return Q.u_bits(self.arith[self.dest[i]].abits)
 
     # -- input
     def quantize_input(self, images) -> np.ndarray:
@@ -167,7 +216,7 @@ class GoldenNetwork:
         step = np.float32(self.artifact.input_step)
         codes = np.clip(np.rint(x / step), a.act_min, a.act_max).astype(np.int64)
         for op in self.pre_ops:
-            codes = _int_op(op, codes)
+            codes = _int_op(op, codes, 0)
         return codes
 
     @staticmethod
@@ -208,22 +257,53 @@ class GoldenNetwork:
     def post(self, i: int, u: np.ndarray) -> np.ndarray:
         """The integer ops between layer i and the next compute op."""
         for op in self.post_ops[i]:
-            u = _int_op(op, u)
+            u = _int_op(op, u, self.ubits(i))
         return u
 
     def adapter_beta(self, i: int, u: np.ndarray) -> np.ndarray:
         """Beta codes (B,) of the next layer's input: its adapter on u (after the integer
         ops), or BETA_ONE without one."""
-        layers = self.adapters[i + 1]
-        if not layers:
-            return np.full(u.shape[0], Q.BETA_ONE, dtype=np.int64)
-        return Q.adapter_beta(u, layers, self.ubits(i))
+        return self._beta(self.dest[i], u)
 
     def requantize(self, i: int, u: np.ndarray, beta_out: np.ndarray) -> np.ndarray:
         """The next layer's input codes from u (after the integer ops) and its beta codes."""
-        nxt = self.arith[i + 1]
-        return Q.requantize(u, Q.reciprocal(beta_out), self.ubits(i), nxt.act_min,
+        return self._codes_of(self.dest[i], u, beta_out)
+
+    def _beta(self, dest: int, u: np.ndarray) -> np.ndarray:
+        layers = self.adapters[dest]
+        if not layers:
+            return np.full(u.shape[0], Q.BETA_ONE, dtype=np.int64)
+        return Q.adapter_beta(u, layers, Q.u_bits(self.arith[dest].abits))
+
+    def _codes_of(self, dest: int, u: np.ndarray, beta_out: np.ndarray) -> np.ndarray:
+        nxt = self.arith[dest]
+        return Q.requantize(u, Q.reciprocal(beta_out), Q.u_bits(nxt.abits), nxt.act_min,
                             nxt.act_max)
+
+    # -- residual adds
+    def shortcut(self, j: int, x_short: np.ndarray, beta_short: np.ndarray,
+                 u_proj: np.ndarray | None = None) -> np.ndarray:
+        """The shortcut term of add j in the u domain: the projection layer's u (u_proj,
+        from its layer_step), or the identity shortcut of the block input codes x_short
+        with their beta codes (golden.residual.identity)."""
+        a, dest = self.adds[j], self.add_dest[j]
+        if a.kind == "projection":
+            return u_proj
+        return R.identity(x_short, beta_short, a.align_mult, a.align_shift,
+                          self.arith[self.add_short[j]].abits,
+                          Q.u_bits(self.arith[dest].abits))
+
+    def add_step(self, j: int, u_main: np.ndarray, u_short: np.ndarray) -> AddRecord:
+        """Residual add j: sat(main + shortcut), the integer ops after it, the next
+        layer's adapter and requantization."""
+        dest = self.add_dest[j]
+        ubits = Q.u_bits(self.arith[dest].abits)
+        u = R.residual_add(u_main, u_short, ubits)
+        for op in self.add_post_ops[j]:
+            u = _int_op(op, u, ubits)
+        beta_out = self._beta(dest, u)
+        out = self._codes_of(dest, u, beta_out)
+        return AddRecord(j, u_main, u_short, u, beta_out, out)
 
     def layer_step(self, i: int, x: np.ndarray, beta_in: np.ndarray, acc_rows=None,
                    trace: bool = True) -> LayerRecord:
@@ -246,6 +326,10 @@ class GoldenNetwork:
             out = self.rescale(i, acc, mult)
             return LayerRecord(self.layers[i].name, i, x, rows, acc, beta_in,
                                np.full(b, Q.BETA_ONE, dtype=np.int64), mult, None, out, None)
+        if self.layers[i].output == "residual":
+            u = self.rescale(i, acc, mult)
+            return LayerRecord(self.layers[i].name, i, x, rows, acc, beta_in, None, mult,
+                               u, u, None)
         u = self.post(i, self.rescale(i, acc, mult))
         beta_out = self.adapter_beta(i, u)
         out = self.requantize(i, u, beta_out)
@@ -262,20 +346,35 @@ class GoldenNetwork:
         images = np.asarray(images, dtype=np.float32)
         if trace and images.shape[0] > batch_size:
             raise ValueError(f"trace=True runs at most batch_size={batch_size} images")
-        outs, records = [], []
+        outs, records, adds = [], [], []
         for start in range(0, images.shape[0], batch_size):
             x = self.quantize_input(images[start:start + batch_size])
             beta = self.input_beta(x.shape[0])
+            inputs, resid = {}, {}        # per layer: its (x, beta); its residual u
             for i in range(len(self.layers)):
-                rec = self.layer_step(i, x, beta, trace=trace)
+                src = self.source[i]
+                xi, bi = (x, beta) if src is None else inputs[src]
+                inputs[i] = (xi, bi)
+                rec = self.layer_step(i, xi, bi, trace=trace)
                 if trace:
                     records.append(rec)
-                x, beta = rec.next_x, rec.beta_out
+                if rec.next_x is not None:
+                    x, beta = rec.next_x, rec.beta_out
+                elif not self.layers[i].is_logits:
+                    resid[i] = rec.u
+                for j in self.adds_after[i]:
+                    xs, bs = inputs[self.add_short[j]]
+                    arec = self.add_step(j, resid.pop(self.add_main[j]), self.shortcut(
+                        j, xs, bs, resid.pop(self.add_short[j], None)))
+                    if trace:
+                        adds.append(arec)
+                    x, beta = arec.out, arec.beta_out
             outs.append(rec.out)
         logits_int = np.concatenate(outs)
         shift = np.full(logits_int.shape[0], self.logit_shift(), dtype=np.int64)
         logits = np.ldexp(logits_int.astype(np.float64), -shift[:, None])
-        return RunResult(logits_int, shift, logits, np.argmax(logits_int, axis=1), records)
+        return RunResult(logits_int, shift, logits, np.argmax(logits_int, axis=1), records,
+                         adds)
 
     # -- what ASQ costs
     def cost(self) -> dict:
@@ -285,24 +384,29 @@ class GoldenNetwork:
         for i, op in enumerate(self.layers):
             out_shape = (op.out_channels,) + tuple(op.out_hw) if op.op == "conv" \
                 else (op.out_features,)
-            after = out_shape
-            for post in self.post_ops[i]:
-                after = _op_shape(post, after)
-            logits = op.is_logits
-            nxt = next_layer(self.artifact, op)
+            after, post, dest = out_shape, self.post_ops[i], self.dest[i]
+            # A residual add's requantization and adapter are counted with the main
+            # branch that feeds it; a projection ends at its rescale (like the logits).
+            ends = op.is_logits or self.source[i] is not None
+            if op.output == "residual" and not ends:
+                j = self.add_main.index(i)
+                post = self.add_post_ops[j]
+            for p in post:
+                after = _op_shape(p, after)
             arith = self.arith[i]
             acc_bits = arith.pe_config().acc_bits if self.scheme == "post" \
                 else arith.acc_bound().bit_length() + 1
             adapter = tuple((a.weight.shape[1], a.weight.shape[0])
-                            for a in self.adapters[i + 1]) if nxt is not None else ()
+                            for a in self.adapters[dest]) if not ends else ()
+            src = i if self.source[i] is None else self.source[i]
             shapes.append(asq_cost.LayerShape(
                 name=op.name, macs=op.fan_in * op.outputs * op.positions,
                 outputs=op.outputs, slots=arith.slots, positions=op.positions,
                 acc_bits=acc_bits, scale_bits=self.scales[i].bits,
-                input_beta=bool(self.adapters[i]), logits=logits,
-                next_positions=0 if logits else _positions(after),
-                next_channels=0 if logits else after[0],
-                ubits=0 if logits else self.ubits(i), adapter=adapter))
+                input_beta=bool(self.adapters[src]), logits=ends,
+                next_positions=0 if ends else _positions(after),
+                next_channels=0 if ends else after[0],
+                ubits=0 if ends else self.ubits(i), adapter=adapter))
         return asq_cost.network_cost(shapes)
 
 
@@ -313,6 +417,8 @@ def _op_shape(op: Op, shape: tuple) -> tuple:
         return (c, (h - op.kernel) // op.stride + 1, (w - op.kernel) // op.stride + 1)
     if op.op == "flatten":
         return (int(np.prod(shape)),)
+    if op.op == "avgpool":
+        return (shape[0], 1, 1)
     return shape
 
 

@@ -185,11 +185,7 @@ def export_rows(folder, cfg: PEConfig, rng: np.random.Generator, n_rows: int = 8
     net = GoldenNetwork(art, cfg.variant, cfg.frac_bits)
     data = load_dataset(art.dataset, data_dir or os.environ.get("ASQ_HW_DATA"))
     images = data.x_test[:max(1, n_rows)].numpy()
-    x = net.quantize_input(images)
-    beta = net.input_beta(x.shape[0])
-    for j in range(i):
-        rec = net.layer_step(j, x, beta, trace=False)
-        x, beta = rec.next_x, rec.beta_out
+    x = net.run(images, trace=True).records[i].x     # layer i's input (chain or residual)
     rows = net.layer_rows(i, x)
     acc = rows_from_acc(net.accumulate(i, x))
     pick = np.sort(rng.choice(len(rows), size=min(n_rows, len(rows)), replace=False))

@@ -23,3 +23,22 @@ def trained_cnn() -> Path:
                             "--float-epochs", "3", "--epochs", "2", "--quiet", "--out",
                             str(folder)], check=True, capture_output=True)
     return folder
+
+
+RESNET = "export-resnet4-digits"
+
+
+def trained_resnet() -> Path:
+    """A ResNet-20 of width 4 (identity and projection shortcuts, the integer pool), trained
+    briefly (about 20 s) into the build folder, as trained_cnn."""
+    folder = runner.build_root() / "sim" / RESNET
+    with runner.file_lock(folder.parent / f".{RESNET}.lock"):
+        try:
+            from asq_hw.artifact import load_artifact
+            load_artifact(folder)
+        except Exception:
+            subprocess.run([sys.executable, "-m", "asq_hw.cli", "train", "--model",
+                            "resnet20", "--width", "4", "--float-epochs", "2", "--epochs",
+                            "1", "--quiet", "--out", str(folder)], check=True,
+                           capture_output=True)
+    return folder

@@ -121,3 +121,24 @@ def test_sim_model_exits_nonzero_on_mismatch(monkeypatch, capsys):
     assert int(SUMMARY.search(out).group(2)) > 0
     assert re.search(r"^    accumulator \(row, channel\) \(\d+, \d+\): expected -?\d+, got -?\d+$",
                      out, re.M)
+
+
+@pytest.mark.rtl
+@pytest.mark.slow
+@needs_verilator
+def test_sim_model_runs_a_resnet_bit_exactly(capsys):
+    """Every compute layer of a ResNet-20 (main branches, projections, classifier) on the
+    RTL array from golden's input to that layer; cycles equal `estimate model`'s."""
+    from array_export import trained_resnet
+
+    folder = str(trained_resnet())
+    assert main(["sim", "model", folder, "--rows", "4", "--lanes", "4", "--images", "2",
+                 "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["mismatches"] == rep["prediction_mismatches"] == 0 and rep["ok"] is True
+    assert len(rep["layers"]) == 22                 # 19 convs, 2 projections, the linear
+    assert main(["estimate", "model", folder, "--rows", "4", "--lanes", "4",
+                 "--clock-mhz", "100", "--json"]) == 0
+    est = json.loads(capsys.readouterr().out)
+    assert [(x["name"], x["cycles_per_image"]) for x in rep["layers"]] == \
+        [(x["name"], x["cycles_per_image"]) for x in est["layers"]]

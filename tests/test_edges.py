@@ -45,9 +45,9 @@ def _broken(kind: str, tmp_path: Path) -> tuple[Path, str]:
         (d / "model.safetensors").write_bytes(blob[:len(blob) // 3])
         return d, f"{d / 'model.safetensors'}: sha256"
     meta = json.loads((d / "model.json").read_text())
-    meta["version"] = 3
+    meta["version"] = 4
     (d / "model.json").write_text(json.dumps(meta))
-    return d, f"{d / 'model.json'}: field version is 3; this asq-hw reads version 2"
+    return d, f"{d / 'model.json'}: field version is 4; this asq-hw reads versions 2 and 3"
 
 
 @pytest.mark.parametrize("kind", ["missing", "empty", "corrupt-json", "truncated-tensors",

@@ -19,7 +19,7 @@ from asq_hw.artifact import (
 from asq_hw.data import load_digits
 from asq_hw.errors import UserError
 from asq_hw.export import export_model
-from asq_hw.models import ModelConfig, build_model
+from asq_hw.models import ChainNet, ModelConfig, build_model
 from asq_hw.quant import QConv2d, QLinear
 from asq_hw.train import TrainConfig, train
 from golden import asq_int as Q
@@ -124,11 +124,16 @@ def test_round_trip_is_byte_identical(art, tmp_path):
     assert loaded.ops == art.ops and loaded.input == art.input
 
 
-def test_resnet_export_is_refused_in_one_line(digits):
+def test_what_the_pipeline_cannot_run_is_refused_in_one_line(digits):
     model = build_model(ModelConfig(name="resnet20", width=4))
-    with pytest.raises(UserError, match=r"^export: ResNet20 \(resnet20\) has residual "
-                                        r"connections.*not support"):
+    # A projection that is not asq-hw's (1x1 QConv2d reading the block's codes, BN).
+    model.layers[6].shortcut = torch.nn.Sequential(torch.nn.AvgPool2d(1),
+                                                   torch.nn.BatchNorm2d(8))
+    with pytest.raises(UserError, match=r"^export: 6\.shortcut: the projection must be"):
         export_model(model, digits)
+    chain = ChainNet(ModelConfig(), [torch.nn.AvgPool2d(2)])
+    with pytest.raises(UserError, match=r"^export: 0 \(AvgPool2d\) is not supported"):
+        export_model(chain, digits)
 
 
 # ---- broken artifacts --------------------------------------------------------------------
@@ -188,9 +193,9 @@ def test_truncated_and_corrupt_files(art, tmp_path):
 def test_wrong_version_and_format(art, tmp_path):
     d = _saved(art, tmp_path / "a")
     meta = json.loads((d / "model.json").read_text())
-    meta["version"] = 3
+    meta["version"] = 4
     (d / "model.json").write_text(json.dumps(meta))
-    assert _error(d).endswith("model.json: field version is 3; this asq-hw reads version 2")
+    assert _error(d).endswith("model.json: field version is 4; this asq-hw reads versions 2 and 3")
     meta["version"], meta["format"] = 1, "onnx"
     (d / "model.json").write_text(json.dumps(meta))
     assert "model.json: field format must be 'asq-hw-artifact'" in _error(d)

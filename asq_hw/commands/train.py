@@ -51,8 +51,7 @@ def register(sub, help: str) -> None:
                    help="default F of the lut variant recorded in the artifact "
                         f"(default {DEFAULT_FRAC_BITS})")
     p.add_argument("--no-export", action="store_true",
-                   help="write only the checkpoint (needed for resnet20, which has no "
-                        "integer export)")
+                   help="write only the checkpoint (no integer artifact)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--out", default="build/model", help="output folder (default build/model)")
     p.set_defaults(func=run)
@@ -62,7 +61,6 @@ def run(args) -> int:
     from asq_hw.artifact import load_artifact, save_artifact
     from asq_hw.config import FRAC_BITS_RANGE
     from asq_hw.data import load_dataset
-    from asq_hw.errors import UserError
     from asq_hw.export import export_model
     from asq_hw.train import TrainConfig, save_checkpoint, train
 
@@ -73,9 +71,6 @@ def run(args) -> int:
                   batch_size=args.batch_size, lr=args.lr, qat_lr=args.qat_lr,
                   seed=args.seed, threads=args.threads)
     check_int("frac_bits", args.frac_bits, *FRAC_BITS_RANGE)
-    if cfg.model == "resnet20" and not args.no_export:
-        raise UserError("resnet20 has residual adds, which the integer export and golden "
-                        "network do not support yet; pass --no-export to train it anyway")
     from asq_hw.outputs import staged_folder
     from asq_hw.train import CHECKPOINT_NAME
     names = ("model.json", "model.safetensors", CHECKPOINT_NAME)

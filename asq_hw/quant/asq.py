@@ -125,16 +125,29 @@ class ASQActivation(nn.Module):
         t = u * 2.0**-Q.U_FRAC * inv.view(shape)
         return round_half_up_ste(torch.clamp(t, self.lo, self.hi)), beta.float()
 
+    def scaled_step(self, x: torch.Tensor) -> torch.Tensor:
+        """The step s for input x with LSQ's gradient scale (initialising it on the first
+        call)."""
+        if not bool(self.initialized):
+            self.init_from(x)
+        return grad_scale(self.step(), 1.0 / math.sqrt(x[0].numel() * self.hi))
+
+    def quantize(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(q, beta, s) of the unsigned form with gradients: q float64 integer-valued codes,
+        beta (B,) float32 (its code is beta * 2**BETA_FRAC), s the step; the forward output
+        is q * s * beta. A residual block's identity shortcut reads q and beta."""
+        s = self.scaled_step(x)
+        q, beta = self._fixed_point(x, s)
+        return q, beta, s
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.enabled:
             return x
-        if not bool(self.initialized):
-            self.init_from(x)
-        s = grad_scale(self.step(), 1.0 / math.sqrt(x[0].numel() * self.hi))
         if self.signed:
+            s = self.scaled_step(x)
             q = round_ste(torch.clamp(x / s, self.lo, self.hi))  # LSQ: clip, then round
             return q * s
-        q, beta = self._fixed_point(x, s)
+        q, beta, s = self.quantize(x)
         return q.float() * (s * beta).view((-1,) + (1,) * (x.dim() - 1))
 
     @torch.no_grad()
