@@ -92,3 +92,18 @@ def test_digits_refuses_data_dir(tmp_path, capsys):
     assert main(["train", "--data-dir", str(tmp_path), *TINY, "--out",
                  str(tmp_path / "o")]) == 2
     assert "data_dir is read only for cifar10, not for digits" in _err(capsys)
+
+
+@pytest.mark.slow
+def test_resnet20_exports_and_runs_golden_on_a_local_cifar_folder(cifar, tmp_path, capsys):
+    out = tmp_path / "r20"
+    assert main(["train", "--dataset", "cifar10", "--data-dir", str(cifar), "--model",
+                 "resnet20", *TINY, "--out", str(out)]) == 0
+    assert "cifar10: 40 train / 20 test images, resnet20 W4A4 post" in capsys.readouterr().out
+    art = load_artifact(out)
+    assert (art.dataset, art.input.shape) == ("cifar10", (3, 32, 32))
+    assert len(art.compute_layers()) == 22          # 19 3x3 convs, 2 projections, linear
+    assert main(["eval", str(out), "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["images"] == 20 and r["agreement"] >= 0.9 and r["integer_only"] is True
+    assert len(r["weight_mse"]) == 22
