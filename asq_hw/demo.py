@@ -30,6 +30,7 @@ import dataclasses
 import hashlib
 import itertools
 import json
+import math
 import time
 from pathlib import Path
 
@@ -469,11 +470,12 @@ def _sweep(cfg, data, out, pr, executor=None) -> dict:
             p = {"weight_quant": q, "wbits": w, "abits": cfg.abits,
                  "float": ev["lut"]["float_acc"], "fakequant": ev["lut"]["fakequant_acc"],
                  "golden": ev["lut"]["golden_acc"], "agreement": ev["lut"]["agreement"],
-                 "sqnr_db": ev["lut"]["sqnr_db"],
+                 "sqnr_db": ev["lut"]["sqnr_db"], "quant_sqnr_db": ev["lut"]["quant_sqnr_db"],
                  "train_s": rec["train_s"], "cached": rec["cached"], "dir": str(folder)}
             if q == "post":
                 p["golden_lut"] = ev["lut"]["golden_acc"]
                 p["golden_dual"] = ev["dual"]["golden_acc"]
+                p["quant_sqnr_db_dual"] = ev["dual"]["quant_sqnr_db"]
             points.append(p)
             bar.update(1)
     return {"float_epochs": cfg.sweep_float_epochs, "epochs": cfg.sweep_epochs,
@@ -482,8 +484,9 @@ def _sweep(cfg, data, out, pr, executor=None) -> dict:
 
 def _pareto_points(cfg, arr_cfg, sweep_points) -> dict:
     """Estimated LUTs of one PE (the array's activation format, lanes and max_len; the
-    quantizer's weights) against golden accuracy, for every sweep point; POST in both
-    variants."""
+    quantizer's weights) against golden accuracy and against the golden logits' quantization
+    SQNR (evaluation.evaluate's quant_sqnr_db), for every sweep point; POST in both
+    variants. `pareto` / `pareto_sqnr`: on the front of LUTs vs accuracy / vs SQNR."""
     pts = []
     for sp in sweep_points:
         kinds = [("post", v) for v in VARIANTS] if sp["weight_quant"] == "post" \
@@ -493,11 +496,16 @@ def _pareto_points(cfg, arr_cfg, sweep_points) -> dict:
             e = estimate_point(kind, pe, None, cfg.target)
             label = f"POST-{variant}" if kind == "post" else kind.upper()
             accuracy = sp[f"golden_{variant}"] if kind == "post" else sp["golden"]
+            sqnr = sp["quant_sqnr_db_dual"] if variant == "dual" else sp["quant_sqnr_db"]
             pts.append({"label": label, "weight_quant": kind, "variant": variant,
                         "wbits": sp["wbits"], "lut": e["lut"], "ff": e["ff"],
-                        "accuracy": accuracy})
-    for p, flag in zip(pts, _pareto(pts, "lut", "accuracy"), strict=True):
-        p["pareto"] = flag
+                        "accuracy": accuracy, "quant_sqnr_db": sqnr})
+    # None is a noiseless (infinite) SQNR: it dominates on that axis.
+    by_sqnr = [dict(p, quant_sqnr_db=math.inf if p["quant_sqnr_db"] is None
+                    else p["quant_sqnr_db"]) for p in pts]
+    for p, flag, flag_sqnr in zip(pts, _pareto(pts, "lut", "accuracy"),
+                                  _pareto(by_sqnr, "lut", "quant_sqnr_db"), strict=True):
+        p["pareto"], p["pareto_sqnr"] = flag, flag_sqnr
     return {"design": f"one PE, {arr_cfg.lanes} lanes, activations {arr_cfg.abits}-bit "
                       f"{'signed' if arr_cfg.act_signed else 'unsigned'}, max_len "
                       f"{arr_cfg.max_len}, {cfg.target}",

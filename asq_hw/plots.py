@@ -49,29 +49,41 @@ def accuracy_vs_wbits(sweep: dict, main: dict | None = None):
     return fig
 
 
-def pareto(par: dict):
-    """Estimated LUTs against golden accuracy, every (quantizer / variant, wbits); the
-    Pareto-optimal points joined by a step line."""
+# The y axes of `pareto`: (point key, Pareto flag key, axis label, scale to the axis).
+PARETO_AXES = {
+    "accuracy": ("accuracy", "pareto", "test accuracy (%)", 100.0),
+    "sqnr": ("quant_sqnr_db", "pareto_sqnr", "logit SQNR vs the QAT network in float (dB)",
+             1.0),
+}
+
+
+def pareto(par: dict, axis: str = "accuracy"):
+    """Estimated LUTs against golden accuracy (`axis` "accuracy") or the golden logits'
+    quantization SQNR ("sqnr"), every (quantizer / variant, wbits); the Pareto-optimal
+    points joined by a step line. Points without a finite SQNR are left out of that plot."""
+    key, flag, ylabel, scale = PARETO_AXES[axis]
+    points = [p for p in par["points"] if p.get(key) is not None]
     fig, ax = plt.subplots(figsize=(6.0, 3.8))
     labels = []
-    for p in par["points"]:
+    for p in points:
         if p["label"] not in labels:
             labels.append(p["label"])
     for lab in labels:
-        pts = [p for p in par["points"] if p["label"] == lab]
-        ax.scatter([p["lut"] for p in pts], [100 * p["accuracy"] for p in pts],
+        pts = [p for p in points if p["label"] == lab]
+        ax.scatter([p["lut"] for p in pts], [scale * p[key] for p in pts],
                    marker=MARKERS.get(lab, "o"), color=COLORS.get(lab), label=lab, zorder=3)
         for p in pts:
-            ax.annotate(f"W{p['wbits']}", (p["lut"], 100 * p["accuracy"]), fontsize=7,
+            ax.annotate(f"W{p['wbits']}", (p["lut"], scale * p[key]), fontsize=7,
                         xytext=(3, 3), textcoords="offset points")
-    front = sorted((p for p in par["points"] if p["pareto"]), key=lambda p: p["lut"])
+    front = sorted((p for p in points if p[flag]), key=lambda p: p["lut"])
     if front:
-        ax.step([p["lut"] for p in front], [100 * p["accuracy"] for p in front],
+        ax.step([p["lut"] for p in front], [scale * p[key] for p in front],
                 where="post", color="#555555", linewidth=1, alpha=0.7, label="Pareto front",
                 zorder=2)
     ax.set_xlabel("estimated LUTs")
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title(f"LUTs vs accuracy: {par['design']}", fontsize=9)
+    ax.set_ylabel(ylabel)
+    ax.set_title(f"LUTs vs {'accuracy' if axis == 'accuracy' else 'SQNR'}: {par['design']}",
+                 fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
     fig.tight_layout()

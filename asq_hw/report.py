@@ -20,6 +20,7 @@ from golden.asq_cost import cost_table
 PLOTS = {
     "accuracy_vs_wbits": "plots/accuracy_vs_wbits.png",
     "pareto_luts_accuracy": "plots/pareto_luts_accuracy.png",
+    "pareto_luts_sqnr": "plots/pareto_luts_sqnr.png",
     "layer_cycles": "plots/layer_cycles.png",
 }
 
@@ -60,6 +61,7 @@ def render_plots(s: dict) -> dict[str, bytes]:
     return {
         PLOTS["accuracy_vs_wbits"]: figure_png(plots.accuracy_vs_wbits(s["sweep"], main)),
         PLOTS["pareto_luts_accuracy"]: figure_png(plots.pareto(s["pareto"])),
+        PLOTS["pareto_luts_sqnr"]: figure_png(plots.pareto(s["pareto"], "sqnr")),
         PLOTS["layer_cycles"]: figure_png(plots.layer_cycles(s["layers"], a["rows"],
                                                              a["lanes"])),
     }
@@ -235,16 +237,19 @@ def render_markdown(s: dict) -> str:
     add(f"![accuracy vs weight bits]({PLOTS['accuracy_vs_wbits']})")
     add("")
     add("| quantizer | wbits | float | fake-quant | golden | golden dual | agreement | "
-        "logit SQNR |")
-    add("|---|---:|---:|---:|---:|---:|---:|---:|")
+        "logit SQNR vs float | quant SQNR |")
+    add("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for p in sw["points"]:
         add(f"| {p['weight_quant'].upper()} | {p['wbits']} | {_pct(p['float'])} | "
             f"{_pct(p['fakequant'])} | {_pct(p['golden'])} | {_pct(p.get('golden_dual'))} | "
-            f"{_pct(p['agreement'])} | {_db(p.get('sqnr_db'))} |")
+            f"{_pct(p['agreement'])} | {_db(p.get('sqnr_db'))} | "
+            f"{_db(p.get('quant_sqnr_db'))} |")
     add("")
-    add("Logit SQNR: 10 log10(sum f^2 / sum (f - g)^2) over the test split, f the float "
-        "network's logits, g the golden integer logits (lut) dequantized by the output "
-        "scale; it keeps separating the quantizers where top-1 saturates.")
+    add("Logit SQNR: 10 log10(sum f^2 / sum (f - g)^2) over the test split, g the golden "
+        "integer logits (lut) dequantized by the output scale. *vs float*: f the float "
+        "network's logits (before QAT: dominated by the fine-tuning's drift); *quant SQNR*: "
+        "f the logits of the same QAT network with every quantizer off, the quantization "
+        "noise alone, which separates the quantizers where top-1 saturates.")
     add("")
     add("## LUTs vs accuracy")
     add("")
@@ -254,11 +259,17 @@ def render_markdown(s: dict) -> str:
     add("")
     add(f"![LUTs vs accuracy]({PLOTS['pareto_luts_accuracy']})")
     add("")
-    add("| PE | wbits | est. LUTs | est. FFs | accuracy | Pareto |")
-    add("|---|---:|---:|---:|---:|---|")
+    add("The same PEs against the quant SQNR (the golden logits against the same network in "
+        "float), the axis on which the quantizers differ at equal bits:")
+    add("")
+    add(f"![LUTs vs SQNR]({PLOTS['pareto_luts_sqnr']})")
+    add("")
+    add("| PE | wbits | est. LUTs | est. FFs | accuracy | Pareto | quant SQNR | Pareto (SQNR) |")
+    add("|---|---:|---:|---:|---:|---|---:|---|")
     for p in sorted(s["pareto"]["points"], key=lambda p: (p["label"], p["wbits"])):
         add(f"| {p['label']} | {p['wbits']} | {_num(p['lut'])} | {_num(p['ff'])} | "
-            f"{_pct(p['accuracy'])} | {'yes' if p['pareto'] else ''} |")
+            f"{_pct(p['accuracy'])} | {'yes' if p['pareto'] else ''} | "
+            f"{_db(p.get('quant_sqnr_db'))} | {'yes' if p.get('pareto_sqnr') else ''} |")
     add("")
     add("## Timings")
     add("")

@@ -12,7 +12,7 @@ from asq_hw.cli import main
 TINY = ["--width", "4", "--float-epochs", "2", "--epochs", "2", "--batch-size", "128",
         "--quiet"]
 KEYS = {"images", "float_acc", "fakequant_acc", "golden_acc", "agreement"}
-QUALITY = {"sqnr_db", "fakequant_sqnr_db", "weight_mse"}    # continuous figures
+QUALITY = {"sqnr_db", "fakequant_sqnr_db", "quant_sqnr_db", "weight_mse"}    # continuous figures
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +60,8 @@ def test_eval_text_report(trained_dir, capsys):
     assert main(["eval", str(trained_dir)]) == 0
     out = capsys.readouterr().out
     assert "digits test split, 360 images, W4A4 post, golden variant lut, F=8" in out
-    for label in ("float", "fake-quant", "golden", "agreement", "logit SQNR", "weight MSE"):
+    for label in ("float", "fake-quant", "golden", "agreement", "logit SQNR", "quant SQNR",
+                  "weight MSE"):
         assert f"  {label}" in out
     assert "integer only; ASQ cost per image" in out and "| total |" in out
 

@@ -34,9 +34,9 @@ RESOURCE_KEYS = {"lut", "ff", "carry", "dsp", "bram", "fmax_mhz", "transistors"}
 THROUGHPUT_KEYS = {"cycles_per_image", "macs_per_image", "fmax_mhz", "fmax_source",
                    "images_per_s", "macs_per_s"}
 SWEEP_POINT_KEYS = {"weight_quant", "wbits", "abits", "float", "fakequant", "golden",
-                    "agreement", "sqnr_db", "train_s", "cached", "dir"}
+                    "agreement", "sqnr_db", "quant_sqnr_db", "train_s", "cached", "dir"}
 PARETO_POINT_KEYS = {"label", "weight_quant", "variant", "wbits", "lut", "ff", "accuracy",
-                     "pareto"}
+                     "pareto", "quant_sqnr_db", "pareto_sqnr"}
 
 
 @pytest.mark.parametrize("kw,message", [
@@ -60,6 +60,33 @@ def test_pareto_flags():
            dict(lut=30, accuracy=0.95), dict(lut=10, accuracy=0.9)]
     # equal points do not dominate each other; (15, .9) and (30, .95) are dominated
     assert demo._pareto(pts, "lut", "accuracy") == [True, True, False, False, True]
+
+
+def test_pareto_points_have_an_accuracy_and_an_sqnr_front():
+    from asq_hw.config import PEConfig
+    from asq_hw.plots import pareto
+
+    def sweep_point(q, w, acc, sqnr, sqnr_dual=None):
+        p = {"weight_quant": q, "wbits": w, "golden": acc, "quant_sqnr_db": sqnr}
+        if q == "post":
+            p.update(golden_lut=acc, golden_dual=acc, quant_sqnr_db_dual=sqnr_dual)
+        return p
+    sweep = [sweep_point("post", 2, 0.9, 4.0, 4.5), sweep_point("post", 3, 0.9, None, 11.0),
+             sweep_point("int", 2, 0.95, 6.0)]
+    par = demo._pareto_points(demo.DemoConfig(), PEConfig(lanes=8), sweep)
+    pts = {(p["label"], p["wbits"]): p for p in par["points"]}
+    assert [p["quant_sqnr_db"] for p in par["points"]] == [4.0, 4.5, None, 11.0, 6.0]
+    # each axis has its own front: POST-lut W3 is dominated on accuracy by the cheaper,
+    # more accurate INT W2, not on SQNR, where it is noiseless (None: an infinite SQNR)
+    assert pts[("INT", 2)]["lut"] < pts[("POST-lut", 3)]["lut"]
+    assert not pts[("POST-lut", 3)]["pareto"] and pts[("POST-lut", 3)]["pareto_sqnr"]
+    assert pts[("POST-dual", 3)]["pareto_sqnr"] and not pts[("POST-dual", 3)]["pareto"]
+    assert pts[("POST-dual", 2)]["lut"] < pts[("POST-lut", 2)]["lut"]
+    assert not pts[("POST-lut", 2)]["pareto_sqnr"]      # dual W2: cheaper, higher SQNR
+    fig = pareto(par, "sqnr")
+    assert fig.axes[0].get_ylabel().startswith("logit SQNR")
+    assert sum(len(c.get_offsets()) for c in fig.axes[0].collections) == 4   # None left out
+
 
 
 def test_training_cache(tmp_path):
@@ -173,11 +200,15 @@ def check_summary(quick_run):
     assert [(p["weight_quant"], p["wbits"]) for p in pts] == \
         [(q, w) for q in ("post", "pot", "int") for w in (2, 3)]
     assert all(SWEEP_POINT_KEYS <= set(p) for p in pts)
-    assert {"golden_lut", "golden_dual"} <= set(pts[0])
-    assert all(isinstance(p["sqnr_db"], float) for p in pts)
+    assert {"golden_lut", "golden_dual", "quant_sqnr_db_dual"} <= set(pts[0])
+    assert all(isinstance(p["sqnr_db"], float) and isinstance(p["quant_sqnr_db"], float)
+               for p in pts)
     par = s["pareto"]["points"]
     assert len(par) == 2 * 4                     # POST lut + dual, POT, INT at 2 and 3 bits
     assert all(set(p) == PARETO_POINT_KEYS for p in par) and any(p["pareto"] for p in par)
+    assert any(p["pareto_sqnr"] for p in par)
+    dual = [p for p in par if p["label"] == "POST-dual"]
+    assert [p["quant_sqnr_db"] for p in dual] == [p["quant_sqnr_db_dual"] for p in pts[:2]]
     assert s["plots"] == {k: v for k, v in s["plots"].items() if (out / v).is_file()}
 
 

@@ -12,7 +12,7 @@ from asq_hw.artifact import load_artifact
 from asq_hw.cli import main
 from asq_hw.data import load_digits
 from asq_hw.evaluation import evaluate, sqnr_db
-from asq_hw.quant import QConv2d, QLinear
+from asq_hw.quant import QConv2d, QLinear, set_quant
 from asq_hw.train import load_checkpoint_meta
 from golden.network import GoldenNetwork
 from golden.schemes import weight_levels
@@ -54,6 +54,20 @@ def test_logit_sqnr_is_golden_against_float(trained):
         10 * np.log10(np.sum(f ** 2) / np.sum((f - fq) ** 2)), rel=1e-6)
     # golden follows fake-quant closely (agreement), so their SQNRs are close
     assert abs(r["sqnr_db"] - r["fakequant_sqnr_db"]) < 1.0
+
+
+def test_quant_sqnr_is_golden_against_the_qat_network_in_float(trained):
+    r = evaluate(trained)
+    _, qat_model, _, _ = load_checkpoint_meta(trained)
+    x = load_digits().x_test
+    g = GoldenNetwork(load_artifact(trained), "lut").run(x.numpy())
+    set_quant(qat_model, False)
+    with torch.no_grad():
+        lat = qat_model.eval()(x).double().numpy()
+    expect = 10 * np.log10(np.sum(lat ** 2) / np.sum((lat - g.logits) ** 2))
+    assert r["quant_sqnr_db"] == pytest.approx(expect, rel=1e-6)
+    # not the float network's figure: the QAT network's own weights, unquantized
+    assert r["quant_sqnr_db"] != pytest.approx(r["sqnr_db"], abs=0.01)
 
 
 def test_weight_mse_is_real_weights_against_the_artifacts_codes(trained):

@@ -1,8 +1,10 @@
 """`asq-hw eval DIR`: accuracy of the float model, the fake-quantized PyTorch model and the
 golden integer network (read from the artifact only) on the data set's test split, and the
 agreement: the fraction of test images whose golden top-1 equals the fake-quant top-1; and
-two continuous figures: the SQNR of the golden (and fake-quant) logits against the float
-network's, and each layer's weight quantization MSE (asq_hw/evaluation.py defines them)."""
+continuous figures: the SQNR of the golden (and fake-quant) logits against the float
+network's, the SQNR of the golden logits against the same QAT network run in float (the
+quantization noise alone), and each layer's weight quantization MSE (asq_hw/evaluation.py
+defines them)."""
 
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ def register(sub, help: str) -> None:
                         "golden_acc, agreement (fractions from 0 to 1), integer_only, "
                         "asq_cost (per layer: the requantization and adapter units' widths, "
                         "parameters and operations per image next to the MACs), sqnr_db, "
-                        "fakequant_sqnr_db, weight_mse [{name, mse, sqnr_db}]")
+                        "fakequant_sqnr_db, quant_sqnr_db, weight_mse [{name, mse, sqnr_db}]")
     p.set_defaults(func=run)
 
 
@@ -53,6 +55,8 @@ def run(args) -> int:
     print(f"  agreement   {100 * r['agreement']:6.2f} %  (golden top-1 == fake-quant top-1)")
     print(f"  logit SQNR  {_db(r['sqnr_db'])} golden, {_db(r['fakequant_sqnr_db'])} fake-quant "
           "(against the float logits)")
+    print(f"  quant SQNR  {_db(r['quant_sqnr_db'])} golden against the QAT network run in float "
+          "(quantization noise alone)")
     print("  weight MSE  " + ", ".join(f"{w['name']} {w['mse']:.3g} ({_db(w['sqnr_db'])})"
                                         for w in r["weight_mse"]))
     print("  integer only; ASQ cost per image (ASQ ops: the per-sample beta's operations)")

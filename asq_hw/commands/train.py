@@ -22,7 +22,9 @@ def register(sub, help: str) -> None:
     p.add_argument("--dataset", default=d.dataset, action=Choice, allowed=DATASETS,
                    help="digits (scikit-learn, default) or cifar10 (needs --data-dir)")
     p.add_argument("--data-dir", default=None,
-                   help="folder of the CIFAR-10 python batches (never downloaded)")
+                   help="cifar10 only: the folder of the python-version batches "
+                        "(data_batch_1..5, test_batch) or its parent holding "
+                        "cifar-10-batches-py/; never downloaded")
     p.add_argument("--model", default=d.model, action=Choice, allowed=MODELS,
                    help=f"network (default {d.model})")
     p.add_argument("--width", type=int, default=d.width, help=f"base width (default {d.width})")
