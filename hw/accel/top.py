@@ -1,0 +1,131 @@
+"""`Accelerator`: the whole network on chip, image codes in, integer logits out.
+
+    in stream ──> LOAD: codes into the first layer's buffer (one per beat, address order)
+                  RUN:  layer 0, 1, ... through the LayerPipeline (hw/accel/pipeline.py):
+                        feeder + PostArray + requantization / ASQ adapter unit, the next
+                        layer's beta code carried from one layer to the next
+    out stream <── the last layer's logits, straight from the unit (back-pressure stalls it)
+
+Streams follow the valid/ready rules (a beat moves at an edge where both are high; the
+payload holds until then). The input is framed by count: an image is the network input's
+C*H*W codes in (c, h, w) order, one per beat, `in_last` on its last beat (the accelerator
+does not depend on it; `status_framing` goes high, and stays until reset, if an `in_last`
+arrives on any other beat or is missing on the last). `out_last` marks the image's last
+logit. Images run one after another: the next image's first beat is accepted the edge after
+the previous image's last logit left (`in_ready` is high only in LOAD).
+
+Cycle model (exact, tests/test_hw_accel_top.py measures it): from the edge accepting an
+image's first beat to the edge transferring its last logit, both included, input back to
+back and out_ready high,
+
+    cycles_per_image = beats_in + sum_i (1 + layer_cycles(i))
+
+one edge per layer to start it (the edge after the previous layer ends) and the pipeline's
+layer_cycles(i) (start edge to the first edge it is idle again; the last layer's last logit
+leaves at that edge - 1, see `cycles_per_image`).
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Signal, signed
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from asq_hw.artifact import Artifact
+from golden import asq_int as Q
+from hw.accel.pipeline import LayerPipeline
+from hw.accel.table import ubits
+
+
+class Accelerator(wiring.Component):
+    """One exported network as hardware (module docstring). `probe=True` adds the
+    `probe_*` ports (every code the requantization unit writes, with its layer) for test
+    benches that locate a mismatch; synthesis leaves them out."""
+
+    top = "asq_accel"
+
+    def __init__(self, artifact: Artifact, variant: str, rows: int, lanes: int,
+                 probe: bool = False):
+        self.pipe = LayerPipeline.for_network(artifact, variant, rows, lanes)
+        self.artifact, self.variant, self.probe = artifact, variant, probe
+        self.rows, self.lanes, self.cfg = rows, lanes, self.pipe.cfg
+        self.layers = len(self.pipe.plans)
+        first = self.pipe.plans[0]
+        self.in_shape = (first.channels,) + tuple(first.in_hw)
+        self.in_elements = first.in_size
+        self.in_bits = self.pipe.in_bits
+        self.in_signed = self.pipe.in_signed
+        self.classes = self.pipe.plans[-1].outputs
+        self.logit_bits = self.pipe.logit_bits
+        members = {
+            "in_valid": In(1), "in_ready": Out(1), "in_data": In(self.in_bits),
+            "in_last": In(1),
+            "out_valid": Out(1), "out_ready": In(1), "out_data": Out(self.logit_bits),
+            "out_last": Out(1),
+            "status_framing": Out(1),
+        }
+        if probe:
+            members.update({
+                "probe_valid": Out(1), "probe_layer": Out(ubits(self.layers - 1)),
+                "probe_addr": Out(self.pipe.wr_addr_bits), "probe_data": Out(self.cfg.abits),
+            })
+        super().__init__(members)
+
+    # -- the cycle model
+    def layer_cycles(self, i: int) -> int:
+        return self.pipe.layer_cycles(i)
+
+    @property
+    def cycles_per_image(self) -> int:
+        """Edges from accepting an image's first input beat to transferring its last logit,
+        both included (module docstring)."""
+        return self.in_elements + sum(1 + self.layer_cycles(i) for i in range(self.layers))
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.pipe = pipe = self.pipe
+        count = Signal(range(self.in_elements))
+        layer = Signal(range(self.layers))
+        beta = Signal(Q.BETA_BITS, init=Q.BETA_ONE)
+        last_in = count == self.in_elements - 1
+        # The input codes as the buffer's word: the code's value in the array's format.
+        in_code = Signal(signed(self.in_bits) if self.in_signed else self.in_bits)
+        m.d.comb += [
+            in_code.eq(self.in_data),
+            pipe.ext_wr_buf.eq(self.pipe.plans[0].buffer),
+            pipe.ext_wr_addr.eq(count),
+            pipe.ext_wr_data.eq(in_code),
+            self.out_valid.eq(pipe.logit_valid),
+            self.out_data.eq(pipe.logit_data),
+            self.out_last.eq(pipe.logit_last),
+            pipe.logit_ready.eq(self.out_ready),
+            pipe.start_layer.eq(layer),
+            pipe.start_beta.eq(beta),
+        ]
+        if self.probe:
+            m.d.comb += [self.probe_valid.eq(pipe.unit_wr_en), self.probe_layer.eq(layer),
+                         self.probe_addr.eq(pipe.unit_wr_addr),
+                         self.probe_data.eq(pipe.unit_wr_data)]
+        with m.FSM():
+            with m.State("LOAD"):
+                m.d.comb += [self.in_ready.eq(1), pipe.ext_wr_en.eq(self.in_valid)]
+                with m.If(self.in_valid):
+                    with m.If(self.in_last != last_in):
+                        m.d.sync += self.status_framing.eq(1)
+                    m.d.sync += count.eq(count + 1)
+                    with m.If(last_in):
+                        m.d.sync += [count.eq(0), layer.eq(0), beta.eq(Q.BETA_ONE)]
+                        m.next = "START"
+            with m.State("START"):
+                m.d.comb += pipe.start_valid.eq(1)
+                with m.If(pipe.start_ready):
+                    m.next = "RUN"
+            with m.State("RUN"):
+                with m.If(pipe.start_ready):
+                    m.d.sync += beta.eq(pipe.beta_out)
+                    with m.If(layer == self.layers - 1):
+                        m.next = "LOAD"
+                    with m.Else():
+                        m.d.sync += layer.eq(layer + 1)
+                        m.next = "START"
+        return m
