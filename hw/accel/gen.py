@@ -51,11 +51,20 @@ def feeder_memories(acc) -> list[dict]:
             for p in plans]
     mems += [{"name": f"act_buffer{b}", "depth": d, "width": cfg.abits, "kind": "ram",
               "read_ports": cfg.lanes} for b, d in enumerate(buffer_depths(plans))]
+    mems += unit_memories(acc)
     mems.append({"name": "sequencer_table", "depth": len(plans),
                  "width": entry_layout(w).size, "kind": "rom", "read_ports": 1})
     mems.append({"name": "window_offsets", "depth": sum(p.beats_per_dot for p in plans),
                  "width": lane_layout(w).size * cfg.lanes, "kind": "rom", "read_ports": 1})
     return mems
+
+
+def unit_memories(acc) -> list[dict]:
+    """The requantization unit's memories (hw/accel/requant.py): its ROMs and RAMs."""
+    roms = ("rq_scale", "rq_adapter_weights", "rq_adapter_bias")
+    return [{"name": name, "depth": depth, "width": width,
+             "kind": "rom" if name in roms else "ram", "read_ports": 1}
+            for name, depth, width in acc.pipe.unit.memories()]
 
 
 def accel_manifest(acc) -> dict:
@@ -76,14 +85,14 @@ def accel_manifest(acc) -> dict:
                              "two's complement when signed"},
         "output": {"classes": acc.classes, "bits": acc.logit_bits, "signed": True,
                    "per_beat": 1, "beats": acc.classes,
-                   "logit_shift": acc.pipe.logit_shift,
+                   "logit_shift": acc.logit_shift,
                    "last": "out_last on the image's last beat",
                    "meaning": "integer logits; real logit = value * 2**-logit_shift; the "
                               "prediction is the first largest"},
         "cycles_per_image": acc.cycles_per_image,
         "layers": [{"name": p.name, "cycles": acc.layer_cycles(i)}
                    for i, p in enumerate(acc.pipe.plans)],
-        "memories": feeder_memories(acc) + acc.pipe.memories(),
+        "memories": feeder_memories(acc),
     }
 
 

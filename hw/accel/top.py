@@ -31,7 +31,8 @@ from amaranth.hdl import Module, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from asq_hw.artifact import Artifact
+from asq_hw.artifact import Artifact, layer_pe_config, layer_scale
+from asq_hw.mapper import array_config
 from golden import asq_int as Q
 from hw.accel.pipeline import LayerPipeline
 from hw.accel.table import ubits
@@ -46,17 +47,24 @@ class Accelerator(wiring.Component):
 
     def __init__(self, artifact: Artifact, variant: str, rows: int, lanes: int,
                  probe: bool = False):
-        self.pipe = LayerPipeline.for_network(artifact, variant, rows, lanes)
+        self.cfg = array_config(artifact, variant, lanes)
+        self.pipe = LayerPipeline.for_network(artifact, self.cfg, rows)
         self.artifact, self.variant, self.probe = artifact, variant, probe
-        self.rows, self.lanes, self.cfg = rows, lanes, self.pipe.cfg
+        self.rows, self.lanes = rows, lanes
         self.layers = len(self.pipe.plans)
         first = self.pipe.plans[0]
         self.in_shape = (first.channels,) + tuple(first.in_hw)
         self.in_elements = first.in_size
-        self.in_bits = self.pipe.in_bits
-        self.in_signed = self.pipe.in_signed
+        # The input stream carries the first layer's own codes (the array's format may be
+        # wider: it holds every layer's).
+        own = layer_pe_config(artifact, artifact.compute_layers()[0], variant,
+                              self.cfg.frac_bits)
+        self.in_bits, self.in_signed = own.abits, own.act_signed
         self.classes = self.pipe.plans[-1].outputs
-        self.logit_bits = self.pipe.logit_bits
+        self.logit_bits = len(self.pipe.logit_data)
+        # real logit = value * 2**-logit_shift (golden.network.GoldenNetwork.logit_shift)
+        self.logit_shift = layer_scale(artifact, artifact.compute_layers()[-1], variant,
+                                       self.cfg.frac_bits).shift + Q.BETA_FRAC
         members = {
             "in_valid": In(1), "in_ready": Out(1), "in_data": In(self.in_bits),
             "in_last": In(1),
@@ -67,7 +75,7 @@ class Accelerator(wiring.Component):
         if probe:
             members.update({
                 "probe_valid": Out(1), "probe_layer": Out(ubits(self.layers - 1)),
-                "probe_addr": Out(self.pipe.wr_addr_bits), "probe_data": Out(self.cfg.abits),
+                "probe_addr": Out(len(self.pipe.core.wr_addr)), "probe_data": Out(self.cfg.abits),
             })
         super().__init__(members)
 
@@ -86,7 +94,6 @@ class Accelerator(wiring.Component):
         m.submodules.pipe = pipe = self.pipe
         count = Signal(range(self.in_elements))
         layer = Signal(range(self.layers))
-        beta = Signal(Q.BETA_BITS, init=Q.BETA_ONE)
         last_in = count == self.in_elements - 1
         # The input codes as the buffer's word: the code's value in the array's format.
         in_code = Signal(signed(self.in_bits) if self.in_signed else self.in_bits)
@@ -99,33 +106,34 @@ class Accelerator(wiring.Component):
             self.out_data.eq(pipe.logit_data),
             self.out_last.eq(pipe.logit_last),
             pipe.logit_ready.eq(self.out_ready),
-            pipe.start_layer.eq(layer),
-            pipe.start_beta.eq(beta),
         ]
         if self.probe:
-            m.d.comb += [self.probe_valid.eq(pipe.unit_wr_en), self.probe_layer.eq(layer),
-                         self.probe_addr.eq(pipe.unit_wr_addr),
-                         self.probe_data.eq(pipe.unit_wr_data)]
+            unit = pipe.unit
+            m.d.comb += [self.probe_valid.eq(unit.wr_en), self.probe_layer.eq(layer),
+                         self.probe_addr.eq(unit.wr_addr), self.probe_data.eq(unit.wr_data)]
+        last_layer = layer == self.layers - 1
         with m.FSM():
             with m.State("LOAD"):
-                m.d.comb += [self.in_ready.eq(1), pipe.ext_wr_en.eq(self.in_valid)]
+                # The last beat's edge also starts layer 0 (the feeder's first buffer read
+                # comes edges later and sees the code written at this edge).
+                m.d.comb += [self.in_ready.eq(1), pipe.ext_wr_en.eq(self.in_valid),
+                             pipe.start_valid.eq(self.in_valid & last_in),
+                             pipe.start_layer.eq(0), pipe.start_beta.eq(Q.BETA_ONE)]
                 with m.If(self.in_valid):
                     with m.If(self.in_last != last_in):
                         m.d.sync += self.status_framing.eq(1)
                     m.d.sync += count.eq(count + 1)
                     with m.If(last_in):
-                        m.d.sync += [count.eq(0), layer.eq(0), beta.eq(Q.BETA_ONE)]
-                        m.next = "START"
-            with m.State("START"):
-                m.d.comb += pipe.start_valid.eq(1)
-                with m.If(pipe.start_ready):
-                    m.next = "RUN"
+                        m.d.sync += [count.eq(0), layer.eq(0)]
+                        m.next = "RUN"
             with m.State("RUN"):
+                # The edge the pipeline is idle again starts the next layer with the beta
+                # code the previous one left.
+                m.d.comb += [pipe.start_valid.eq(pipe.start_ready & ~last_layer),
+                             pipe.start_layer.eq(layer + 1), pipe.start_beta.eq(pipe.beta_out)]
                 with m.If(pipe.start_ready):
-                    m.d.sync += beta.eq(pipe.beta_out)
-                    with m.If(layer == self.layers - 1):
+                    m.d.sync += layer.eq(layer + 1)
+                    with m.If(last_layer):
+                        m.d.sync += layer.eq(0)
                         m.next = "LOAD"
-                    with m.Else():
-                        m.d.sync += layer.eq(layer + 1)
-                        m.next = "START"
         return m
