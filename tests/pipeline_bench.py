@@ -30,7 +30,7 @@ async def load(ctx, dut, buffer: int, codes, abits: int) -> None:
 
 
 async def run_layer(ctx, dut, index: int, beta: int, ready=(True,),
-                    max_cycles=200_000) -> PipeRun:
+                    max_cycles=30_000) -> PipeRun:
     core = dut.core
     ctx.set(dut.start_valid, 1)
     ctx.set(dut.start_layer, index)

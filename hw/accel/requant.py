@@ -113,8 +113,10 @@ class RequantUnit(wiring.Component):
         c_kp1 = const(dim, [r.pool - 1 for r in L], "c_kp1")
         c_hp = const(dim + 1, [r.pooled_hw[0] for r in L], "c_hp")
         c_wp = const(dim + 1, [r.pooled_hw[1] for r in L], "c_wp")
-        big = ubits(max(w.store_depth, max(p.tiles * P for p in self.plans)) + P * max(
-            r.pooled for r in L))
+        # counters and addresses: beats, channels, u-store addresses (padding rows too)
+        big = ubits(w.store_depth + max(p.dots + (p.tiles + 1) * P * (r.pooled + 1)
+                                        + r.out_hw[0] * r.out_hw[1]
+                                        for p, r in zip(self.plans, L, strict=True)))
         c_plane = const(big, [r.pooled for r in L], "c_plane")
         c_tstep = const(big, [P * r.pooled for r in L], "c_tstep")
         c_k = const(big, [r.outputs for r in L], "c_k")

@@ -51,8 +51,7 @@ DIVIDEND_BITS = Q.RECIP_SHIFT + 1
 
 def sbits(lo: int, hi: int) -> int:
     """Two's complement width holding lo .. hi."""
-    return max(int(lo).bit_length(), int(hi).bit_length(), (-int(lo) - 1).bit_length(),
-               (-int(hi) - 1).bit_length()) + 1
+    return max((v if v >= 0 else -v - 1).bit_length() for v in (int(lo), int(hi))) + 1
 
 
 def sbound(mag: int) -> int:
@@ -122,7 +121,9 @@ class RqLayer:
         return run + adapt + DIV_CYCLES + self.store + REQ_TAIL
 
 
-def _check_ops(name: str, ops, out_hw, is_linear: bool):
+def post_op_form(name: str, ops, out_hw, is_linear: bool) -> tuple[bool, int, bool]:
+    """(relu, pool kernel, flat) of the ops after compute layer `name`; ValueError for any
+    op the accelerator does not run."""
     relu, pool, flat = False, 1, is_linear
     for op in ops:
         if op.op == "relu":
@@ -175,7 +176,7 @@ def network_rq(golden) -> list[RqLayer]:
                                  "positions; the accelerator streams one per channel")
             out.append(RqLayer(**common))
             continue
-        relu, pool, flat = _check_ops(lay.name, golden.post_ops[i], out_hw, lay.op == "linear")
+        relu, pool, flat = post_op_form(lay.name, golden.post_ops[i], out_hw, lay.op == "linear")
         nxt = golden.arith[i + 1]
         rq = RqLayer(**common, ubits=golden.ubits(i), relu=relu, pool=pool, flat=flat,
                      adapter=tuple(golden.adapters[i + 1]), code_lo=nxt.act_min,
@@ -287,5 +288,5 @@ def requant_layers(artifact, cfg) -> list[RqLayer]:
 
 
 __all__ = ["ADAPT_TAIL", "DIV_CYCLES", "REQ_TAIL", "RUN_TAIL", "RqLayer", "RqWidths",
-           "adapter_roms", "network_rq", "requant_layers", "rq_memories", "scale_rom",
+           "adapter_roms", "network_rq", "post_op_form", "requant_layers", "rq_memories", "scale_rom",
            "sbits", "sbound", "ubits"]
