@@ -114,8 +114,9 @@ def golden_layer(r: RqLayer, plan, cfg, x, codes, beta):
 
 
 def check_network(rng, rows, lanes, variant, beta_mode=0, betas=None, ready=(True,),
-                  extreme=False):
-    cfg, plans, rqs, codes = random_network(rng, rows, lanes, variant, beta_mode, extreme)
+                  extreme=False, net=None):
+    cfg, plans, rqs, codes = net or random_network(rng, rows, lanes, variant, beta_mode,
+                                                   extreme)
     weights = [p.weight_words(c, cfg.wbits) for p, c in zip(plans, codes, strict=True)]
     dut = LayerPipeline(cfg, rows, plans, weights, rqs)
     jobs, want = [], []
@@ -153,6 +154,35 @@ CASES = [  # (variant, rows P, lanes Q, seed): D < P, D > P, P = 1 (maxpool haza
 @pytest.mark.parametrize("variant,rows,lanes,seed", CASES)
 def test_random_layers_match_golden_in_the_modelled_cycles(variant, rows, lanes, seed):
     check_network(np.random.default_rng(seed), rows, lanes, variant)
+
+
+def test_maxpool_hazard_with_one_row():
+    # P = 1, D = 1: consecutive results fall in the same pooling window, so each read
+    # needs the word written at the edge before (the bypass); windows cut off by the floor
+    # mode too. u kept clear of saturation so that every window has its own maximum.
+    import dataclasses
+
+    for seed in range(100, 200):
+        rng = np.random.default_rng(seed)
+        cfg, plans, rqs, codes = random_network(rng, 1, 8, "lut")
+        p0, r0 = plans[0], rqs[0]
+        if r0.pool >= 2 and p0.beats_per_dot == 1 and min(p0.out_hw) % r0.pool:
+            break
+    x = rng.integers(cfg.act_min, cfg.act_max + 1, (p0.channels,) + p0.in_hw)
+    acc = pe_matmul(golden_rows(p0, x), codes[0].astype(np.uint8), cfg)
+    acc = acc_from_rows(acc, 1, p0.out_hw)
+    r0 = dataclasses.replace(r0, bias=np.zeros_like(r0.bias))
+    for shift in range(r0.shift - 20, 62):
+        u = Q.rescale(acc, Q.sample_mult(r0.mult, [256]), r0.bias,
+                      shift - Q.BETA_FRAC + Q.U_FRAC, 40, r0.acc_bound)
+        if np.abs(u).max() < 1 << 8:
+            break
+    assert len(np.unique(u // 16)) > 8
+    # beta_out 16: the codes are u / 16, fine enough to tell the window maxima apart
+    fan = r0.adapter_inputs
+    beta16 = Q.AdapterLayer(np.zeros((1, fan), np.int64), np.array([16]), 0)
+    rqs[0] = dataclasses.replace(r0, shift=shift, relu=False, adapter=(beta16,))
+    check_network(rng, 1, 8, "lut", betas=(256, 256, 256), net=(cfg, plans, rqs, codes))
 
 
 @pytest.mark.parametrize("beta_mode,betas", [(1, (16, 1023, 16)), (-1, (1023, 16, 1023))])
