@@ -1,16 +1,16 @@
 """`RequantUnit`: from the array's accumulators to the next layer's codes (or the logits),
 the integer-ASQ contract of golden.asq_int step by step.
 
-    result beats ──> bank (P accumulators) ──one per cycle──> s1 scale ROM read (C, D)
-      s2 A_s * C_s   s3 sum of slots   s4 v = x * b_in + D   s5 u = sat(round(v >> S)),
-      relu   s6 maxpool read-modify-write into the u-store   s7 channel sum (global pool)
+    result beats ──> bank (P accumulators) ──one per cycle──> s1 A_s, scale ROM word (C, D)
+      s2 A_s * C_s   s3 sum of slots   s4 v = x * b_in + D   s5 u = sat(round(v >> S))
+      (relu: lower bound 0), maxpool read-modify-write into the u-store   s6 channel sum
     then   ADAPT: means, adapter Linear layers (one MAC per cycle) -> beta code
            DIV:   R = reciprocal(beta), serial divider
            REQ:   u-store in address order -> clamp(round(u * R >> 20)) -> buffer write port
     logits layer: v goes out on the logit stream in channel order instead.
 
 Phases run one after another (the adapter needs the whole layer first); the cycle model is
-hw/accel/requant_plan.py's. Stage names are those of the module docstring there.
+hw/accel/requant_plan.py's.
 
 The bank takes a result beat when it is empty or its last element leaves at that edge, so
 the array sees one result per max(D, P) cycles. Maxpool (kernel == stride) writes the first

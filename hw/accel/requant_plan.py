@@ -35,10 +35,10 @@ from golden.network import GoldenNetwork
 from hw.accel.plan import SETUP, LayerPlan
 from hw.accel.table import ubits
 
-# Edges from the last element leaving the bank to the edge the run phase ends (rescale
-# pipeline s1..s6 plus the phase switch).
+# Edges from the last element leaving the bank to the end of the run phase (the element
+# pipeline s1..s6 and the phase switch).
 RUN_TAIL = 8
-# Edges one adapter Linear layer needs beyond its in * out MACs (pipeline a1..a5 drain).
+# Edges one adapter Linear layer needs beyond its in * out MACs (the a1..a5 drain).
 ADAPT_TAIL = 5
 # The serial divider: the start edge, RECIP_BITS quotient bits, the edge that sees it done.
 DIV_CYCLES = 2 + Q.RECIP_BITS
@@ -288,5 +288,5 @@ def requant_layers(artifact, cfg) -> list[RqLayer]:
 
 
 __all__ = ["ADAPT_TAIL", "DIV_CYCLES", "REQ_TAIL", "RUN_TAIL", "RqLayer", "RqWidths",
-           "adapter_roms", "network_rq", "post_op_form", "requant_layers", "rq_memories", "scale_rom",
-           "sbits", "sbound", "ubits"]
+           "adapter_roms", "network_rq", "post_op_form", "requant_layers", "rq_memories",
+           "scale_rom", "sbits", "sbound", "ubits"]
