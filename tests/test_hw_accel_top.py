@@ -17,7 +17,8 @@ from tests.array_export import trained_cnn
 
 def stream(acc, codes, rough=None):
     """Images' codes (B, C, H, W) through `acc`; returns (logits (B, K), lasts ok,
-    cycles per image (first input edge .. last logit edge, both included), framing)."""
+    cycles per image (first input edge .. last logit edge, both included), framing, edges
+    between consecutive images' first beats)."""
     sim = Simulator(acc)
     sim.add_clock(1e-8)
     rng = random.Random(rough)
@@ -48,7 +49,7 @@ def stream(acc, codes, rough=None):
                 await ctx.tick()
                 edge += 1
             ctx.set(acc.in_valid, 0)
-            out.append((logits, lasts, last - first + 1))
+            out.append((logits, lasts, last - first + 1, first))
         out.append(ctx.get(acc.status_framing))
 
     sim.add_testbench(bench)
@@ -56,7 +57,7 @@ def stream(acc, codes, rough=None):
     framing = out.pop()
     logits = np.array([o[0] for o in out], dtype=np.int64)
     return logits, [o[1] == [0] * (acc.classes - 1) + [1] for o in out], \
-        [o[2] for o in out], framing
+        [o[2] for o in out], framing, np.diff([o[3] for o in out]).tolist()
 
 
 @pytest.fixture(scope="module")
@@ -75,10 +76,11 @@ def test_accelerator_logits_equal_golden(cnn, variant, rows, lanes, rough):
     net = GoldenNetwork(art, variant, acc.cfg.frac_bits)
     n = 2 if rough is None else 1
     want = net.run(x[:n]).logits_int
-    logits, lasts, cycles, framing = stream(acc, net.quantize_input(x[:n]), rough)
+    logits, lasts, cycles, framing, gaps = stream(acc, net.quantize_input(x[:n]), rough)
     bits = acc.logit_bits
     logits = np.where(logits >> (bits - 1), logits - (1 << bits), logits)
     np.testing.assert_array_equal(logits, want)
     assert all(lasts) and framing == 0
     if rough is None:
         assert cycles == [acc.cycles_per_image] * n
+        assert gaps == [acc.interval] * (n - 1)

@@ -37,13 +37,13 @@ def load_checked(args):
     from asq_hw.artifact import load_artifact
     from asq_hw.config import LANES_RANGE
     from asq_hw.mapper import array_config
-    from hw.accel.support import check_network
+    from hw.accel.requant_plan import requant_layers
 
     art = load_artifact(args.dir)
     check_rows(args.rows)
     check_int("lanes", args.lanes, *LANES_RANGE)
-    checked(array_config, art, args.variant, args.lanes)
-    check_network(art)
+    cfg = checked(array_config, art, args.variant, args.lanes)
+    checked(requant_layers, art, cfg)       # the ops the accelerator runs (ValueError)
     return art
 
 

@@ -38,6 +38,8 @@ from hw.accel.table import ubits
 # Edges from the last element leaving the bank to the end of the run phase (the element
 # pipeline s1..s6 and the phase switch).
 RUN_TAIL = 8
+# Edges from a logit's element leaving the bank to its transfer on the logit stream.
+LOGIT_TAIL = 5
 # Edges one adapter Linear layer needs beyond its in * out MACs (the a1..a5 drain).
 ADAPT_TAIL = 5
 # The serial divider: the start edge, RECIP_BITS quotient bits, the edge that sees it done.
@@ -109,12 +111,25 @@ class RqLayer:
         """Values the adapter's first layer reads: the u-store (flat) or channel means."""
         return self.store if self.flat else self.outputs
 
+    @staticmethod
+    def last_result(plan: LayerPlan, latency: int) -> int:
+        """x_last: the edge the array hands the unit its last result beat."""
+        d, p = plan.beats_per_dot, plan.rows
+        return SETUP + d + latency - 1 + (plan.dots - 1) * max(d, p)
+
+    def last_logit(self, plan: LayerPlan, latency: int) -> int:
+        """The logits layer: the edge its last logit (channel K - 1, element (K-1) % P of
+        the last bank) leaves on the logit stream, logit_ready high."""
+        if not self.logits:
+            raise ValueError(f"{self.name} is not the logits layer")
+        return (self.last_result(plan, latency) + (self.outputs - 1) % plan.rows + 1
+                + LOGIT_TAIL)
+
     def cycles(self, plan: LayerPlan, latency: int) -> int:
         """Edges from the start edge to the next edge that can accept a start (module
         docstring)."""
-        d, p = plan.beats_per_dot, plan.rows
-        x_last = SETUP + d + latency - 1 + (plan.dots - 1) * max(d, p)
-        run = x_last + p + RUN_TAIL
+        x_last = self.last_result(plan, latency)
+        run = x_last + plan.rows + RUN_TAIL
         if self.logits:
             return run
         adapt = sum(i * o + ADAPT_TAIL for i, o in self.adapter_dims)

@@ -11,18 +11,21 @@ payload holds until then). The input is framed by count: an image is the network
 C*H*W codes in (c, h, w) order, one per beat, `in_last` on its last beat (the accelerator
 does not depend on it; `status_framing` goes high, and stays until reset, if an `in_last`
 arrives on any other beat or is missing on the last). `out_last` marks the image's last
-logit. Images run one after another: the next image's first beat is accepted the edge after
-the previous image's last logit left (`in_ready` is high only in LOAD).
+logit. Images run one after another (`in_ready` is high only in LOAD).
 
-Cycle model (exact, tests/test_hw_accel_top.py measures it): from the edge accepting an
-image's first beat to the edge transferring its last logit, both included, input back to
-back and out_ready high,
+Cycle model (exact, tests/test_hw_accel_top.py measures it), input back to back and
+out_ready high. The edge accepting the last input beat starts layer 0; the edge at which
+the pipeline can take a start again starts the next layer (LayerPipeline.layer_cycles(i)
+edges after the previous start), so with n = C*H*W input beats
 
-    cycles_per_image = beats_in + sum_i (1 + layer_cycles(i))
+    cycles_per_image = (n - 1) + sum_{i < last} layer_cycles(i) + last_logit + 1
+    interval         = n + sum_i layer_cycles(i)
 
-one edge per layer to start it (the edge after the previous layer ends) and the pipeline's
-layer_cycles(i) (start edge to the first edge it is idle again; the last layer's last logit
-leaves at that edge - 1, see `cycles_per_image`).
+cycles_per_image: from the edge accepting an image's first beat to the edge transferring
+its last logit, both included (last_logit: edges from the logits layer's start to that
+transfer, RqLayer.last_logit). interval: from one image's first beat to the next image's,
+images back to back (the logits layer's end, then one edge in LOAD): the throughput is
+clock / interval.
 """
 
 from __future__ import annotations
@@ -87,7 +90,15 @@ class Accelerator(wiring.Component):
     def cycles_per_image(self) -> int:
         """Edges from accepting an image's first input beat to transferring its last logit,
         both included (module docstring)."""
-        return self.in_elements + sum(1 + self.layer_cycles(i) for i in range(self.layers))
+        last = self.layers - 1
+        logit = self.pipe.rq_layers[last].last_logit(self.pipe.plans[last], self.pipe.latency)
+        return (self.in_elements - 1 + sum(self.layer_cycles(i) for i in range(last))
+                + logit + 1)
+
+    @property
+    def interval(self) -> int:
+        """Edges between the first input beats of back-to-back images (module docstring)."""
+        return self.in_elements + sum(self.layer_cycles(i) for i in range(self.layers))
 
     def elaborate(self, platform):
         m = Module()
