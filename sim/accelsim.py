@@ -132,6 +132,7 @@ def _simulate(b, images: list[list[int]], modes: list[str], out_beats: int, seed
     job = run_dir / "stream_job.json"
     job.write_text(json.dumps({
         "ports": ports, "images": images, "modes": modes, "out_beats": out_beats,
+        "max_cycles": 4 * int(b.manifest["cycles_per_image"]) + 1000,
         "seed": seed, "gap_p": 0.3, "max_gap": 3, "stall_p": 0.3, "probe": list(probe),
         "result": str(result)}), encoding="utf-8")
     log = runner.run_bench_module(b, "sim.tb_stream", JOB_ENV, job, run_dir)

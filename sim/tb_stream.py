@@ -28,7 +28,7 @@ from pathlib import Path
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
+from cocotb.triggers import ClockCycles, FallingEdge, First, RisingEdge, Timer
 from cocotb.utils import get_sim_time
 
 JOB_ENV = "ASQ_HW_STREAM_JOB"
@@ -60,25 +60,31 @@ async def _image(dut, p: dict, beats: list[int], out_beats: int, rough: bool,
             await falling
         if first is None:
             first = _edge()
-        if rough:
-            out_ready.value = int(rng.random() >= job["stall_p"])
         await falling
     in_valid.value, in_last.value = 0, 0
     out, lasts, last_edge = [], [], None
+    ready = 1
     while len(out) < out_beats:
         if probe is None and not out_valid.value:
-            await RisingEdge(out_valid)          # let the simulator run the network
+            # Let the simulator run the network (a hung design ends at the time limit).
+            if await First(RisingEdge(out_valid), Timer(job["max_cycles"] * PERIOD_NS,
+                                                         unit="ns")) is not None \
+                    and not out_valid.value and _edge() - first > job["max_cycles"]:
+                raise TimeoutError(f"no logit {len(out)} within {job['max_cycles']} cycles")
             await falling
             continue
         if probe is not None and dut.probe_valid.value:
             probe.append([int(dut.probe_layer.value), int(dut.probe_addr.value),
                           int(dut.probe_data.value)])
-        if out_valid.value and out_ready.value:
+        # out_ready written now is what the next rising edge samples, with out_valid and
+        # out_data as they are now (they change only at rising edges).
+        if rough:
+            ready = int(rng.random() >= job["stall_p"])
+            out_ready.value = ready
+        if out_valid.value and ready:
             out.append(int(out_data.value))
             lasts.append(int(out_last.value))
             last_edge = _edge()
-        if rough:
-            out_ready.value = int(rng.random() >= job["stall_p"])
         await falling
     out_ready.value = 1
     return {"out": out, "lasts": lasts, "cycles": last_edge - first + 1}

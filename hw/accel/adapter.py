@@ -30,12 +30,14 @@ def clamp(v, lo: int, hi: int):
 
 def per_layer(m: Module, index, sig: Signal, values) -> Signal:
     """Drive `sig` with values[index] (combinational; `values` a list or a dict from case
-    to value); 0 for an index without a value."""
+    to value); 0 for an index without a value. A Mux chain, not a Switch: Verilog's
+    continuous assignment, which event-driven simulators (Icarus) evaluate at time 0; an
+    always @* on a register that keeps its initial value (layer 0) would never run."""
     items = values.items() if isinstance(values, dict) else enumerate(values)
-    with m.Switch(index):
-        for case, value in items:
-            with m.Case(case):
-                m.d.comb += sig.eq(value)
+    expr = 0
+    for case, value in items:
+        expr = Mux(index == case, value, expr)
+    m.d.comb += sig.eq(expr)
     return sig
 
 

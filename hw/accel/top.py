@@ -30,7 +30,7 @@ clock / interval.
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal, signed
+from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -123,13 +123,24 @@ class Accelerator(wiring.Component):
             m.d.comb += [self.probe_valid.eq(unit.wr_en), self.probe_layer.eq(layer),
                          self.probe_addr.eq(unit.wr_addr), self.probe_data.eq(unit.wr_data)]
         last_layer = layer == self.layers - 1
-        with m.FSM():
+        load = Signal()
+        # Every combinational output is a continuous assignment (Mux), none inside the FSM's
+        # case: an always @* whose inputs keep their initial values (layer 0, the LOAD
+        # state) never runs in an event-driven simulator (Icarus), leaving X.
+        m.d.comb += [
+            self.in_ready.eq(load),
+            pipe.ext_wr_en.eq(load & self.in_valid),
+            # In LOAD the last beat's edge also starts layer 0 (the feeder's first buffer
+            # read comes edges later and sees the code written at this edge); in RUN the
+            # edge the pipeline is idle again starts the next layer with the beta code the
+            # previous one left.
+            pipe.start_valid.eq(Mux(load, self.in_valid & last_in,
+                                    pipe.start_ready & ~last_layer)),
+            pipe.start_layer.eq(Mux(load, 0, layer + 1)),
+            pipe.start_beta.eq(Mux(load, Q.BETA_ONE, pipe.beta_out)),
+        ]
+        with m.FSM() as fsm:
             with m.State("LOAD"):
-                # The last beat's edge also starts layer 0 (the feeder's first buffer read
-                # comes edges later and sees the code written at this edge).
-                m.d.comb += [self.in_ready.eq(1), pipe.ext_wr_en.eq(self.in_valid),
-                             pipe.start_valid.eq(self.in_valid & last_in),
-                             pipe.start_layer.eq(0), pipe.start_beta.eq(Q.BETA_ONE)]
                 with m.If(self.in_valid):
                     with m.If(self.in_last != last_in):
                         m.d.sync += self.status_framing.eq(1)
@@ -138,13 +149,10 @@ class Accelerator(wiring.Component):
                         m.d.sync += [count.eq(0), layer.eq(0)]
                         m.next = "RUN"
             with m.State("RUN"):
-                # The edge the pipeline is idle again starts the next layer with the beta
-                # code the previous one left.
-                m.d.comb += [pipe.start_valid.eq(pipe.start_ready & ~last_layer),
-                             pipe.start_layer.eq(layer + 1), pipe.start_beta.eq(pipe.beta_out)]
                 with m.If(pipe.start_ready):
                     m.d.sync += layer.eq(layer + 1)
                     with m.If(last_layer):
                         m.d.sync += layer.eq(0)
                         m.next = "LOAD"
+        m.d.comb += load.eq(fsm.ongoing("LOAD"))
         return m
