@@ -37,8 +37,10 @@ ROLES = ("clk", "rst", "in_valid", "in_ready", "in_data", "in_last", "out_valid"
 class AccelRun:
     """What a run measured. logits / want (B, K) int64: the design's and golden's; preds
     likewise; cycles (B,): each image's measured cycles (module docstring); clean: which
-    images ran clean; macs_per_image: the network's multiply-accumulates; wall_s: the whole
-    run, build included; sim_s: the simulator process."""
+    images ran clean; macs_per_image: the network's multiply-accumulates; wall_s: the run
+    from golden's reference to the last comparison (simulator start and stop included);
+    build_s: generating and compiling the design before it (cached builds are reused);
+    sim_s: the simulator process."""
 
     rows: int
     lanes: int
@@ -54,6 +56,7 @@ class AccelRun:
     macs_per_image: int
     wall_s: float
     sim_s: float
+    build_s: float = 0.0
     framing_errors: int = 0
     last_errors: int = 0
     first_bad_layer: str | None = None
@@ -103,6 +106,7 @@ class AccelRun:
                 "measured_cycles_per_image": sorted({int(c) for c in self.cycles[self.clean]}),
                 "cycle_errors": self.cycle_errors,
                 "verified_macs_per_s": self.verified_macs_per_s, "wall_s": self.wall_s,
+                "build_s": self.build_s,
                 "sim_s": self.sim_s, "macs_per_image": self.macs_per_image,
                 "clean_images": int(self.clean.sum()), "rows": self.rows,
                 "lanes": self.lanes, "variant": self.variant, "sim": self.sim,
@@ -181,9 +185,10 @@ def run_accel(artifact, images: np.ndarray, rows: int, lanes: int, variant: str 
     first `clean` images clean, the rest rough."""
     from golden.network import GoldenNetwork
 
-    t0 = time.perf_counter()
+    t_build = time.perf_counter()
     images = np.asarray(images, dtype=np.float32)
     acc, b = build_accel(artifact, rows, lanes, variant, sim, build_root, waves)
+    t0 = time.perf_counter()
     net = GoldenNetwork(artifact, variant, acc.cfg.frac_bits)
     gold = net.run(images)
     codes = net.quantize_input(images)
@@ -211,6 +216,7 @@ def run_accel(artifact, images: np.ndarray, rows: int, lanes: int, variant: str 
         run.first_bad_image = i
         run.first_bad_layer = first_bad_layer(acc, net, images[i:i + 1], probe)
     run.wall_s = time.perf_counter() - t0
+    run.build_s = t0 - t_build
     return run
 
 
@@ -228,6 +234,7 @@ def merge(parts: list[AccelRun], starts: list[int], wall_s: float) -> AccelRun:
         preds=cat([p.preds for p in parts]), want_preds=cat([p.want_preds for p in parts]),
         cycles=cat([p.cycles for p in parts]), clean=cat([p.clean for p in parts]),
         wall_s=wall_s, sim_s=sum(p.sim_s for p in parts),
+        build_s=max(p.build_s for p in parts),
         framing_errors=sum(p.framing_errors for p in parts),
         last_errors=sum(p.last_errors for p in parts),
         errors=[e for p in parts for e in p.errors], first_bad_layer=None,
