@@ -153,10 +153,11 @@ def _simulate(b, images: list[list[int]], modes: list[str], out_beats: int, seed
 def build_accel(artifact, rows: int, lanes: int, variant: str, sim: str | None = None,
                 build_root=None, waves: bool | None = None):
     """(Accelerator with probes, runner.Build of its Verilog)."""
+    from asq_hw.mapper import array_config
     from hw.accel.gen import generate_accel
     from hw.accel.top import Accelerator
 
-    acc = Accelerator(artifact, variant, rows, lanes, probe=True)
+    acc = Accelerator(artifact, array_config(artifact, variant, lanes), rows, probe=True)
     b = runner.build(acc.cfg, sim, kind="accel", root=build_root, waves=waves,
                      design=generate_accel(acc))
     return acc, b

@@ -10,6 +10,7 @@ from amaranth.sim import Simulator
 
 from asq_hw.artifact import load_artifact
 from asq_hw.data import load_dataset
+from asq_hw.mapper import array_config
 from golden.network import GoldenNetwork
 from hw.accel.top import Accelerator
 from tests.array_export import trained_cnn
@@ -72,7 +73,7 @@ def cnn():
     ("lut", 4, 4, None), ("dual", 3, 5, None), ("lut", 2, 3, 7)])
 def test_accelerator_logits_equal_golden(cnn, variant, rows, lanes, rough):
     art, x = cnn
-    acc = Accelerator(art, variant, rows, lanes)
+    acc = Accelerator(art, array_config(art, variant, lanes), rows)
     net = GoldenNetwork(art, variant, acc.cfg.frac_bits)
     n = 2 if rough is None else 1
     want = net.run(x[:n]).logits_int

@@ -48,9 +48,11 @@ def load_checked(args):
 
 
 def make_accel(art, args, probe: bool = False):
+    from asq_hw.mapper import array_config
     from hw.accel.top import Accelerator
 
-    return Accelerator(art, args.variant, args.rows, args.lanes, probe=probe)
+    return Accelerator(art, array_config(art, args.variant, args.lanes), args.rows,
+                       probe=probe)
 
 
 def register_verilog(targets) -> None:

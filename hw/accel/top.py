@@ -35,25 +35,26 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from asq_hw.artifact import Artifact, layer_pe_config, layer_scale
-from asq_hw.mapper import array_config
+from asq_hw.config import PEConfig
 from golden import asq_int as Q
 from hw.accel.pipeline import LayerPipeline
 from hw.accel.table import ubits
 
 
 class Accelerator(wiring.Component):
-    """One exported network as hardware (module docstring). `probe=True` adds the
-    `probe_*` ports (every code the requantization unit writes, with its layer) for test
-    benches that locate a mismatch; synthesis leaves them out."""
+    """One exported network as hardware (module docstring) on the array configuration
+    `cfg` (asq_hw.mapper.array_config(artifact, variant, lanes)) with `rows` rows.
+    `probe=True` adds the `probe_*` ports (every code the requantization unit writes, with
+    its layer) for test benches that locate a mismatch; synthesis leaves them out."""
 
     top = "asq_accel"
 
-    def __init__(self, artifact: Artifact, variant: str, rows: int, lanes: int,
-                 probe: bool = False):
-        self.cfg = array_config(artifact, variant, lanes)
-        self.pipe = LayerPipeline.for_network(artifact, self.cfg, rows)
+    def __init__(self, artifact: Artifact, cfg: PEConfig, rows: int, probe: bool = False):
+        self.cfg = cfg
+        self.pipe = LayerPipeline.for_network(artifact, cfg, rows)
+        variant = cfg.variant
         self.artifact, self.variant, self.probe = artifact, variant, probe
-        self.rows, self.lanes = rows, lanes
+        self.rows, self.lanes = rows, cfg.lanes
         self.layers = len(self.pipe.plans)
         first = self.pipe.plans[0]
         self.in_shape = (first.channels,) + tuple(first.in_hw)
