@@ -149,7 +149,7 @@ def check_outputs(quick_run):
         assert (out / name).is_file() and (out / name).stat().st_size > 0, name
     assert leftovers(out) == []
     html = (out / "report.html").read_text()
-    assert html.count('src="data:image/png;base64,') == 3
+    assert html.count('src="data:image/png;base64,') == 4
     md = (out / "report.md").read_text()
     for heading in ("## Accuracy", "## RTL co-simulation", "## Per-layer cycles",
                     "## Resources on ice40: estimated vs synthesised", "## Throughput",
