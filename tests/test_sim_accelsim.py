@@ -41,14 +41,15 @@ def golden_probe(acc, net, x) -> list:
 
 def test_first_bad_layer_names_the_layer_whose_codes_differ(cnn):
     acc, net, x = cnn
+    abits = acc.cfg.abits
     probe = golden_probe(acc, net, x)
     names = [lay.name for lay in net.layers]
-    assert first_bad_layer(acc, net, x, probe) == names[-1]     # codes right: the logits
+    assert first_bad_layer(abits, net, x, probe) == names[-1]     # codes right: the logits
     bad = [list(p) for p in probe]
     k = next(j for j, p in enumerate(bad) if p[0] == 1)
     bad[k][2] ^= 1
-    assert first_bad_layer(acc, net, x, bad) == names[1]
-    assert first_bad_layer(acc, net, x, [p for p in probe if p[0] != 0]) == names[0]
+    assert first_bad_layer(abits, net, x, bad) == names[1]
+    assert first_bad_layer(abits, net, x, [p for p in probe if p[0] != 0]) == names[0]
 
 
 def run(n, bad=None):

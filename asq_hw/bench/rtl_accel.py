@@ -28,7 +28,7 @@ def main() -> None:
     from asq_hw.artifact import load_artifact
     from asq_hw.data import load_dataset
     from asq_hw.toolchain import have_simulator
-    from sim.accelsim import build_accel, run_accel, run_sharded
+    from sim.accelsim import build_accel, generate, run_accel, run_sharded
     from sim.netrun import run_network
 
     print(f"RTL accelerator {ROWS}x{LANES} under Verilator, digits CNN W4A4 lut, every logit "
@@ -39,13 +39,15 @@ def main() -> None:
     art = load_artifact(artifact_dir())
     x = load_dataset("digits").x_test[:IMAGES].numpy()
     t0 = time.perf_counter()
-    build_accel(art, ROWS, LANES, "lut", "verilator")
+    design = generate(art, ROWS, LANES, "lut")
+    build_accel(art, ROWS, LANES, "lut", "verilator", design=design)
     t_build = time.perf_counter() - t0
-    r = run_accel(art, x, ROWS, LANES, "lut", "verilator")
+    r = run_accel(art, x, ROWS, LANES, "lut", "verilator", design=design)
     if not r.ok:
         raise RuntimeError(f"accelerator: {r.mismatches} logit mismatches, {r.cycle_errors} "
                            "cycle errors in the benchmark run")
-    rj = run_sharded(art, x, ROWS, LANES, "lut", "verilator", shards=JOBS, jobs=JOBS)
+    rj = run_sharded(art, x, ROWS, LANES, "lut", "verilator", shards=JOBS, jobs=JOBS,
+                     design=design)
     if not rj.ok:
         raise RuntimeError(f"accelerator, {JOBS} jobs: {rj.mismatches} logit mismatches")
     a = run_network(art, x, ROWS, LANES, "lut", "verilator")
@@ -58,7 +60,7 @@ def main() -> None:
           f"{r.cycles_per_image} cycles/image; build {t_build:.1f} s before)")
     print(f"  accelerator, {JOBS} jobs {rj.verified_macs_per_s / 1e6:7.2f} M MAC/s  ({rj.images} "
           f"images in {rj.wall_s:.1f} s: {JOBS} simulator processes on slices of the images, "
-          "process start and the workers' cached builds included)")
+          "process start included)")
     print(f"  array co-sim       {arr_rate / 1e6:7.2f} M MAC/s  ({a.verified_macs} MACs in "
           f"{a.wall_s:.1f} s)")
     print(f"  ratio accelerator / array co-simulation: {acc_rate / arr_rate:.2f}x")
