@@ -150,24 +150,35 @@ def _simulate(b, images: list[list[int]], modes: list[str], out_beats: int, seed
     return got
 
 
-def build_accel(artifact, rows: int, lanes: int, variant: str, sim: str | None = None,
-                build_root=None, waves: bool | None = None):
-    """(Accelerator with probes, runner.Build of its Verilog)."""
+def generate(artifact, rows: int, lanes: int, variant: str) -> tuple[str, dict]:
+    """(Verilog, manifest) of the accelerator with probes: what every run simulates. The
+    manifest carries everything a run needs, so shards get it instead of elaborating the
+    design again."""
     from asq_hw.mapper import array_config
     from hw.accel.gen import generate_accel
     from hw.accel.top import Accelerator
 
-    acc = Accelerator(artifact, array_config(artifact, variant, lanes), rows, probe=True)
-    b = runner.build(acc.cfg, sim, kind="accel", root=build_root, waves=waves,
-                     design=generate_accel(acc))
-    return acc, b
+    return generate_accel(Accelerator(artifact, array_config(artifact, variant, lanes), rows,
+                                      probe=True))
 
 
-def first_bad_layer(acc, net, image: np.ndarray, probe: list) -> str:
-    """The first layer whose written codes (probe records [layer, addr, code]) differ from
-    golden's for `image` (1, C, H, W), or the last layer's name (its logits differ)."""
+def build_accel(artifact, rows: int, lanes: int, variant: str, sim: str | None = None,
+                build_root=None, waves: bool | None = None, design=None):
+    """runner.Build of the accelerator's Verilog (`design` from `generate`, else generated
+    now)."""
+    from asq_hw.config import PEConfig
+
+    text, man = design if design is not None else generate(artifact, rows, lanes, variant)
+    return runner.build(PEConfig.from_dict(man["config"]), sim, kind="accel",
+                        root=build_root, waves=waves, design=(text, man))
+
+
+def first_bad_layer(abits: int, net, image: np.ndarray, probe: list) -> str:
+    """The first layer whose written codes (probe records [layer, addr, code], `abits`-bit
+    patterns) differ from golden's for `image` (1, C, H, W), or the last layer's name (its
+    logits differ)."""
     res = net.run(image, trace=True)
-    mask = (1 << acc.cfg.abits) - 1
+    mask = (1 << abits) - 1
     rec = np.asarray(probe, dtype=np.int64).reshape(-1, 3)
     for i, r in enumerate(res.records[:-1]):
         want = np.asarray(r.next_x).reshape(-1) & mask
@@ -181,41 +192,44 @@ def first_bad_layer(acc, net, image: np.ndarray, probe: list) -> str:
 
 def run_accel(artifact, images: np.ndarray, rows: int, lanes: int, variant: str = "lut",
               sim: str | None = None, *, clean: int = 2, seed: int = 0, build_root=None,
-              waves: bool | None = None) -> AccelRun:
+              waves: bool | None = None, design=None) -> AccelRun:
     """The images (B, C, H, W) float32 through the accelerator (module docstring): the
-    first `clean` images clean, the rest rough."""
+    first `clean` images clean, the rest rough. `design`: `generate`'s (Verilog, manifest)
+    if the caller has it."""
     from golden.network import GoldenNetwork
 
     t_build = time.perf_counter()
     images = np.asarray(images, dtype=np.float32)
-    acc, b = build_accel(artifact, rows, lanes, variant, sim, build_root, waves)
+    b = build_accel(artifact, rows, lanes, variant, sim, build_root, waves, design)
+    man = b.manifest
+    in_bits, classes, bits = man["input"]["bits"], man["output"]["classes"], \
+        man["output"]["bits"]
     t0 = time.perf_counter()
-    net = GoldenNetwork(artifact, variant, acc.cfg.frac_bits)
+    net = GoldenNetwork(artifact, variant, man["config"]["frac_bits"])
     gold = net.run(images)
     codes = net.quantize_input(images)
     n = images.shape[0]
     modes = ["clean" if i < clean else "rough" for i in range(n)]
     t1 = time.perf_counter()
-    got = _simulate(b, input_beats(codes, acc.in_bits), modes, acc.classes, seed)
+    got = _simulate(b, input_beats(codes, in_bits), modes, classes, seed)
     sim_s = time.perf_counter() - t1
-    bits = acc.logit_bits
     logits = np.array([[_signed(v, bits) for v in r["out"]] for r in got["images"]],
-                      dtype=np.int64).reshape(n, acc.classes)
-    lasts_ok = [r["lasts"] == [0] * (acc.classes - 1) + [1] for r in got["images"]]
-    run = AccelRun(rows, lanes, variant, b.sim, b.manifest, logits, gold.logits_int,
+                      dtype=np.int64).reshape(n, classes)
+    lasts_ok = [r["lasts"] == [0] * (classes - 1) + [1] for r in got["images"]]
+    run = AccelRun(rows, lanes, variant, b.sim, man, logits, gold.logits_int,
                    np.argmax(logits, axis=1), gold.preds,
                    np.array([r["cycles"] for r in got["images"]], dtype=np.int64),
-                   np.array([m == "clean" for m in modes]),
-                   sum(p.outputs * p.positions * p.fan_in for p in acc.pipe.plans),
+                   np.array([m == "clean" for m in modes]), man["macs_per_image"],
                    0.0, sim_s, framing_errors=got["status_framing"],
                    last_errors=lasts_ok.count(False))
     bad = np.flatnonzero(np.any(logits != gold.logits_int, axis=1))
     if bad.size:
         i = int(bad[0])
-        probe = _simulate(b, input_beats(codes[i:i + 1], acc.in_bits), ["clean"],
-                          acc.classes, seed, probe=[0])["images"][0]["probe"]
+        probe = _simulate(b, input_beats(codes[i:i + 1], in_bits), ["clean"], classes, seed,
+                          probe=[0])["images"][0]["probe"]
         run.first_bad_image = i
-        run.first_bad_layer = first_bad_layer(acc, net, images[i:i + 1], probe)
+        run.first_bad_layer = first_bad_layer(man["config"]["abits"], net, images[i:i + 1],
+                                              probe)
     run.wall_s = time.perf_counter() - t0
     run.build_s = t0 - t_build
     return run
@@ -249,7 +263,8 @@ def merge(parts: list[AccelRun], starts: list[int], wall_s: float) -> AccelRun:
 
 def run_sharded(artifact, images: np.ndarray, rows: int, lanes: int, variant: str = "lut",
                 sim: str | None = None, *, shards: int = 2, jobs: int = 1, executor=None,
-                clean: int = 2, seed: int = 0, build_root=None, tally=None) -> AccelRun:
+                clean: int = 2, seed: int = 0, build_root=None, tally=None,
+                design=None) -> AccelRun:
     """`run_accel` over `shards` slices of the images in `jobs` processes or on `executor`
     (each worker builds in its own build root); shard k's first `clean` images run clean
     and its seed is seed + k."""
@@ -261,8 +276,10 @@ def run_sharded(artifact, images: np.ndarray, rows: int, lanes: int, variant: st
     if tally is not None:
         tally.total = len(bounds)
     t0 = time.perf_counter()
+    if design is None:                                    # once, not in every worker
+        design = generate(artifact, rows, lanes, variant)
     items = [({"artifact": artifact, "rows": rows, "lanes": lanes, "variant": variant,
-               "sim": sim, "clean": clean, "seed": seed + k,
+               "sim": sim, "clean": clean, "seed": seed + k, "design": design,
                "build_root": None if executor is not None else build_root}, images[a:b])
              for k, (a, b) in enumerate(bounds)]
     # spawn: see sim/shards.py (numba's threading layer in a forked child).

@@ -16,7 +16,7 @@ from hw.accel.top import Accelerator
 from tests.array_export import trained_cnn
 
 
-def stream(acc, codes, rough=None):
+def stream(acc, codes, rough=None, last_at=None):
     """Images' codes (B, C, H, W) through `acc`; returns (logits (B, K), lasts ok,
     cycles per image (first input edge .. last logit edge, both included), framing, edges
     between consecutive images' first beats)."""
@@ -38,7 +38,8 @@ def stream(acc, codes, rough=None):
                 ctx.set(acc.in_valid, int(send))
                 if send:
                     ctx.set(acc.in_data, beats[k])
-                    ctx.set(acc.in_last, int(k == len(beats) - 1))
+                    ctx.set(acc.in_last, int(k == (len(beats) - 1 if last_at is None
+                                                   else last_at)))
                 ctx.set(acc.out_ready, int(ready))
                 if send and ctx.get(acc.in_ready):
                     first = edge if first is None else first
@@ -85,3 +86,16 @@ def test_accelerator_logits_equal_golden(cnn, variant, rows, lanes, rough):
     if rough is None:
         assert cycles == [acc.cycles_per_image] * n
         assert gaps == [acc.interval] * (n - 1)
+
+
+@pytest.mark.slow
+def test_a_misplaced_in_last_sets_the_framing_status_and_changes_nothing_else(cnn):
+    # Framing is by count: the image still runs whole, and status_framing says so.
+    art, x = cnn
+    acc = Accelerator(art, array_config(art, "lut", 4), 4)
+    net = GoldenNetwork(art, "lut", acc.cfg.frac_bits)
+    logits, lasts, cycles, framing, _ = stream(acc, net.quantize_input(x[:1]), last_at=5)
+    bits = acc.logit_bits
+    logits = np.where(logits >> (bits - 1), logits - (1 << bits), logits)
+    np.testing.assert_array_equal(logits, net.run(x[:1]).logits_int)
+    assert framing == 1 and all(lasts) and cycles == [acc.cycles_per_image]

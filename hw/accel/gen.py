@@ -90,6 +90,8 @@ def accel_manifest(acc) -> dict:
                    "meaning": "integer logits; real logit = value * 2**-logit_shift; the "
                               "prediction is the first largest"},
         "cycles_per_image": acc.cycles_per_image,
+        "interval": acc.interval,
+        "macs_per_image": sum(p.outputs * p.positions * p.fan_in for p in acc.pipe.plans),
         "layers": [{"name": p.name, "cycles": acc.layer_cycles(i)}
                    for i, p in enumerate(acc.pipe.plans)],
         "memories": feeder_memories(acc),
