@@ -17,6 +17,11 @@ Steps (each with a progress bar on stderr; see asq_hw/progress.py):
    (both POST variants and the INT / POT baselines) for the LUTs vs accuracy Pareto plot;
 7. wait for synthesis; write summary.json, the plots, report.md and report.html.
 
+With `accel` (the default) the whole accelerator runs beside the array: its Verilog goes to
+OUT/rtl/asq_accel.v with its manifest and its synthesis runs in a second background process
+(step 3); every test image goes through it in the HDL simulator, each logit checked against
+golden (step 4); the estimator gives its area by part (step 6).
+
 Trained models are cached: a model folder is reused when its `demo-cache.json` records the
 same training configuration and the same training code (a hash of the sources that
 determine the weights, `train_fingerprint`); `fresh=True` retrains everything. The report
@@ -68,6 +73,8 @@ class DemoConfig:
     images: int = 120
     sim: str | None = None
     rtl: bool = True
+    # The whole accelerator (hw/accel) on every test image, its estimate and synthesis.
+    accel: bool = True
     # Synthesis of the array.
     target: str = "ice40"
     synth: bool = True
@@ -321,11 +328,18 @@ def run_demo(cfg: DemoConfig, progress=None, log=print, executor=None) -> dict:
                         "acc_note": (f"acc_bits {arr_cfg.acc_bits}: the safe width for the "
                                      f"largest fan-in {arr_cfg.max_len} (widened to hold "
                                      "every layer; nothing wraps)")}
-    job = None
+    job = accel_job = None
+    summary["accel"] = None
     try:
         if cfg.synth:
             job = Background(synth_design, str(vpath), man["top"], cfg.target,
                              cfg.transistors)
+        if cfg.accel:
+            with pr.step(f"Verilog {cfg.rows}x{cfg.lanes} accelerator", key="accel_verilog"):
+                summary["accel"] = _accel_verilog(cfg, art, arr_cfg, out)
+            if cfg.synth:
+                accel_job = Background(synth_accel, str(main_dir), cfg.variant, cfg.rows,
+                                       cfg.lanes, cfg.target)
 
         # 4. RTL co-simulation.
         rtl = None
@@ -335,6 +349,8 @@ def run_demo(cfg: DemoConfig, progress=None, log=print, executor=None) -> dict:
             acc["rtl"] = rtl["accuracy"]
             acc["rtl_images"] = cfg.images
         summary["rtl"] = rtl
+        if cfg.accel and cfg.rtl:
+            summary["accel"]["rtl"] = _accel_sim(cfg, art, data, out, pr)
         summary["layers"] = _layer_rows(lms, latency, rtl.pop("_layers") if rtl else None,
                                         cfg.images)
 
@@ -344,6 +360,10 @@ def run_demo(cfg: DemoConfig, progress=None, log=print, executor=None) -> dict:
         # 6. Estimates.
         with pr.step("estimate array and sweep PEs", key="estimate"):
             est_array = estimate_point("post", arr_cfg, cfg.rows, cfg.target)
+            if cfg.accel:
+                from asq_hw.estimate.accel import estimate_accel
+                summary["accel"]["estimated"] = estimate_accel(art, cfg.variant, cfg.rows,
+                                                               cfg.lanes, cfg.target)
             summary["pareto"] = _pareto_points(cfg, arr_cfg, summary["sweep"]["points"])
 
         # 7. Synthesis result.
@@ -358,18 +378,89 @@ def run_demo(cfg: DemoConfig, progress=None, log=print, executor=None) -> dict:
                     # A tool failed or timed out: keep the rest of the run, say so in the
                     # report; the command exits non-zero.
                     synth_error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if accel_job is not None:
+            with pr.step(f"accelerator synthesis ({cfg.target}), background",
+                         key="accel_synth_wait"):
+                try:
+                    summary["accel"]["synthesized"] = accel_job.result()
+                    summary["accel"]["synthesized"]["job_s"] = accel_job.seconds
+                except UserError as exc:
+                    summary["accel"]["synth_error"] = str(exc).splitlines()[0] \
+                        if str(exc) else type(exc).__name__
     finally:
-        if job is not None:
-            job.stop()
+        for j in (job, accel_job):
+            if j is not None:
+                j.stop()
     summary["resources"] = _resources(cfg, est_array, synth)
     summary["resources"]["synth_error"] = synth_error
     summary["throughput"] = _throughput(summary, lms, latency)
+    if cfg.accel:
+        summary["accel"]["throughput"] = _accel_throughput(summary["accel"])
     summary["timings"] = {**{k: round(v, 2) for k, v in pr.times.items()},
                           "total_s": round(time.perf_counter() - t_start, 2)}
     with pr.step("plots and report", key="report"):
         from asq_hw.report import write_report
         write_report(summary, out)
     return summary
+
+
+def synth_accel(model_dir: str, variant: str, rows: int, lanes: int, target: str) -> dict:
+    """asq_hw.synth.accel.synthesize_accel of the accelerator of a model folder (the job
+    of a background process)."""
+    from asq_hw.artifact import load_artifact
+    from asq_hw.synth.accel import synthesize_accel
+    return synthesize_accel(load_artifact(model_dir), variant, rows, lanes, target)
+
+
+def _accel_verilog(cfg, art, arr_cfg, out) -> dict:
+    """OUT/rtl/asq_accel.v and its manifest; the summary's accelerator record."""
+    from hw.accel.gen import generate_accel
+    from hw.accel.top import Accelerator
+    from hw.gen import write_design
+
+    acc = Accelerator(art, arr_cfg, cfg.rows)
+    vpath, jpath, man = write_design(*generate_accel(acc), out / "rtl")
+    return {"verilog": str(vpath), "manifest": str(jpath), "rows": cfg.rows,
+            "lanes": cfg.lanes, "variant": cfg.variant,
+            "cycles_per_image": man["cycles_per_image"], "interval": man["interval"],
+            "macs_per_image": man["macs_per_image"], "layers": man["layers"],
+            "memories": man["memories"], "rtl": None, "estimated": None,
+            "synthesized": None, "synth_error": None}
+
+
+def _accel_sim(cfg, art, data, out, pr) -> dict:
+    """Every test image through the accelerator's RTL (sim/accelsim.py)."""
+    from sim import runner
+    from sim.accelsim import build_accel, generate, run_accel
+
+    sim = runner.sim_name(cfg.sim)
+    build_root = out / "build"
+    with pr.step(f"{sim} build of the accelerator", key="accel_build"):
+        design = generate(art, cfg.rows, cfg.lanes, cfg.variant)
+        build_accel(art, cfg.rows, cfg.lanes, cfg.variant, sim, build_root, design=design)
+    x = data.x_test.numpy()
+    with pr.step(f"accelerator RTL, all {x.shape[0]} test images", key="accel_run"):
+        r = run_accel(art, x, cfg.rows, cfg.lanes, cfg.variant, sim, build_root=build_root,
+                      design=design)
+    rep = r.report()
+    rep["accuracy"] = float(np.mean(r.preds == data.y_test.numpy()))
+    return rep
+
+
+def _accel_throughput(a: dict) -> dict:
+    """Images/s of the whole accelerator (image in to logits out, back to back) at the
+    synthesized fmax, else the estimated one."""
+    fmax = (a.get("synthesized") or {}).get("fmax_mhz")
+    source = "synthesized"
+    if fmax is None:
+        fmax, source = (a.get("estimated") or {}).get("fmax_mhz"), "estimated"
+    out = {"cycles_per_image": a["cycles_per_image"], "interval": a["interval"],
+           "fmax_mhz": fmax, "fmax_source": source if fmax is not None else None,
+           "images_per_s": None, "macs_per_s": None}
+    if fmax:
+        out["images_per_s"] = fmax * 1e6 / a["interval"]
+        out["macs_per_s"] = out["images_per_s"] * a["macs_per_image"]
+    return out
 
 
 def _cosim(cfg, art, arr_cfg, data, out, pr) -> dict:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from markdown_it import MarkdownIt
 
+from asq_hw.accel_report import PLOT as ACCEL_PLOT
 from asq_hw.outputs import figure_png, json_text, write_bytes, write_text
 from golden.asq_cost import cost_table
 
@@ -22,6 +23,7 @@ PLOTS = {
     "pareto_luts_accuracy": "plots/pareto_luts_accuracy.png",
     "pareto_luts_sqnr": "plots/pareto_luts_sqnr.png",
     "layer_cycles": "plots/layer_cycles.png",
+    "accel_area": ACCEL_PLOT,
 }
 
 
@@ -58,7 +60,12 @@ def render_plots(s: dict) -> dict[str, bytes]:
     main = {"wbits": m["wbits"], "accuracy": s["accuracy"]["golden_lut"],
             "label": f"main model ({m['float_epochs']}+{m['epochs']} epochs)"}
     a = s["array"]
-    return {
+    figs = {}
+    acc = s.get("accel")
+    if acc is not None and acc.get("estimated") is not None:
+        from asq_hw.accel_report import area_plot
+        figs[PLOTS["accel_area"]] = figure_png(area_plot(acc))
+    return figs | {
         PLOTS["accuracy_vs_wbits"]: figure_png(plots.accuracy_vs_wbits(s["sweep"], main)),
         PLOTS["pareto_luts_accuracy"]: figure_png(plots.pareto(s["pareto"])),
         PLOTS["pareto_luts_sqnr"]: figure_png(plots.pareto(s["pareto"], "sqnr")),
@@ -221,8 +228,11 @@ def render_markdown(s: dict) -> str:
     add(f"| MACs per second | {_si(thr['macs_per_s'], 'MAC/s')} |")
     add("")
     add("Array time only: the host's im2col, requantization and ASQ adapters between layers "
-        "are not counted.")
+        "are not counted; the whole accelerator below counts everything.")
     add("")
+    if s.get("accel") is not None:
+        from asq_hw.accel_report import accel_markdown
+        L.extend(accel_markdown(s["accel"], thr, res["target"]))
 
     add("## Accuracy vs weight bits")
     add("")

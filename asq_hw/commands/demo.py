@@ -47,6 +47,9 @@ def register(sub, help: str) -> None:
                         f"{d.sweep_float_epochs} {d.sweep_epochs})")
     p.add_argument("--no-rtl", action="store_true", help="skip the RTL co-simulation")
     p.add_argument("--no-synth", action="store_true", help="skip synthesis (estimate only)")
+    p.add_argument("--no-accel", action="store_true",
+                   help="skip the whole accelerator (its RTL run on every test image, "
+                        "estimate and synthesis); the array steps still run")
     p.add_argument("--fresh", action="store_true", help="retrain instead of reusing the "
                                                        "models cached under OUT/models")
     p.add_argument("--quick", action="store_true",
@@ -99,7 +102,7 @@ def demo_config(args):
     from asq_hw.demo import DemoConfig
     kw = dict(rows=args.rows, lanes=args.lanes, variant=args.variant, images=args.images,
               sim=args.sim, target=args.target, rtl=not args.no_rtl, synth=not args.no_synth,
-              fresh=args.fresh, sweep_wbits=tuple(args.sweep_wbits),
+              accel=not args.no_accel, fresh=args.fresh, sweep_wbits=tuple(args.sweep_wbits),
               sweep_float_epochs=args.sweep_epochs[0], sweep_epochs=args.sweep_epochs[1])
     if args.quick:
         d = DemoConfig()
