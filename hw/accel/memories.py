@@ -7,7 +7,8 @@ array's beat order (hw.accel.plan.LayerPlan.weight_words); word t*D + d is beat 
 t, P x Q codes packed as the PostArray's `in_code`. One read per cycle, from the layer the
 sequencer runs.
 
-`ActBuffers`: two buffers of activation codes in (c, h, w) order, one code per word. A
+`ActBuffers`: two buffers of activation codes in (c, h, w) order, one code per word (which
+layer reads and writes which: hw.accel.plan.buffer_allocation). A
 layer reads one buffer (Q codes per cycle: one read port per lane, each its own address,
 because a window's Q columns are anywhere in the input) while its results are written into
 the other; one write port each.

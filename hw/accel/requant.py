@@ -8,6 +8,12 @@ the integer-ASQ contract of golden.asq_int step by step.
            DIV:   R = reciprocal(beta), serial divider
            REQ:   u-store in address order -> clamp(round(u * R >> 20)) -> buffer write port
     logits layer: v goes out on the logit stream in channel order instead.
+    residual blocks (RqLayer.hold / add / gpool, docs/accel.md "Residual blocks"): a held
+           layer's u (no relu) stays in the u-store and the layer ends after RUN; an add
+           layer sums its u with the held u (same address) or the identity shortcut
+           sat(round(x * b_x * AM >> AS)) of the block input (the buffers' skip read port,
+           issued in s3), saturates, relu, in s5; POOL: the global average pool of the
+           channel sums into u-store words 0 .. K-1, before ADAPT.
 
 Phases run one after another (the adapter needs the whole layer first); the cycle model is
 hw/accel/requant_plan.py's.

@@ -2,8 +2,10 @@
 
     in stream ──> LOAD: codes into the first layer's buffer (one per beat, address order)
                   RUN:  layer 0, 1, ... through the LayerPipeline (hw/accel/pipeline.py):
-                        feeder + PostArray + requantization / ASQ adapter unit, the next
-                        layer's beta code carried from one layer to the next
+                        feeder + PostArray + requantization / ASQ adapter unit; the
+                        beta code of the codes in each buffer kept per buffer (the layer
+                        that wrote it left it), each layer started with its buffer's and
+                        its identity shortcut's (residual networks)
     out stream <── the last layer's logits, straight from the unit (back-pressure stalls it)
 
 Streams follow the valid/ready rules (a beat moves at an edge where both are high; the
