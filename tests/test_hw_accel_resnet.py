@@ -80,3 +80,33 @@ def test_resnet_logits_equal_golden(resnet, variant, rows, lanes, images, rough)
     if rough is None:
         assert cycles == [acc.cycles_per_image] * images
         assert gaps == [acc.interval] * (images - 1)
+
+
+def test_a_third_live_tensor_is_refused():
+    from types import SimpleNamespace as NS
+
+    def conv(name, output="codes", source=None):
+        return NS(op="conv", name=name, output=output, input=source)
+
+    # conv0's input is still needed by the add after conv2 while conv1's output is read
+    ops = [conv("conv0"), conv("conv1"), conv("conv2", "residual"),
+           NS(op="add", main="conv2", shortcut="conv0", kind="identity")]
+    art = NS(ops=ops, compute_layers=lambda: [o for o in ops if o.op == "conv"])
+    with pytest.raises(ValueError, match="conv1: its output codes need a third activation"):
+        buffer_allocation(art)
+
+
+def test_ops_the_unit_cannot_run_after_an_add_are_refused():
+    from types import SimpleNamespace as NS
+
+    from hw.accel.requant_plan import post_op_form_pool
+    relu, gpool, flat, maxp = (NS(op="relu"), NS(op="avgpool"), NS(op="flatten"),
+                               NS(op="maxpool", kernel=2, stride=2))
+    assert post_op_form_pool("c", [relu, gpool, flat], (2, 2), False, True) == \
+        (True, 1, True, True)
+    with pytest.raises(ValueError, match="maxpool after the residual add of c"):
+        post_op_form_pool("c", [relu, maxp], (4, 4), False, True)
+    with pytest.raises(ValueError, match="relu after the global pool after c"):
+        post_op_form_pool("c", [gpool, relu], (4, 4), False, True)
+    with pytest.raises(ValueError, match="'avgpool' after c is not supported"):
+        post_op_form_pool("c", [gpool], (4, 4), False, False)
