@@ -40,6 +40,9 @@ class LayerCore(wiring.Component):
         members = {name: sig[name] for name in (
             "start_valid", "start_layer", "start_ready", "busy",
             "wr_buf", "wr_addr", "wr_data", "wr_en")}
+        self.skip = self.feeder.skip
+        if self.skip:
+            members |= {name: sig[name] for name in ("sk_buf", "sk_addr", "sk_en", "sk_data")}
         members["out_valid"] = Out(1)
         members["out_ready"] = In(1)
         for name in self.acc_ports:
@@ -69,4 +72,7 @@ class LayerCore(wiring.Component):
         ]
         for name in self.acc_ports:
             m.d.comb += getattr(self, name).eq(getattr(arr, name))
+        if self.skip:
+            m.d.comb += [fd.sk_buf.eq(self.sk_buf), fd.sk_addr.eq(self.sk_addr),
+                         fd.sk_en.eq(self.sk_en), self.sk_data.eq(fd.sk_data)]
         return m

@@ -46,6 +46,8 @@ class LayerFeeder(wiring.Component):
         self.cfg, self.rows, self.plans, self.weights = cfg, rows, list(plans), weights
         self.gen = WindowGen(self.plans)
         w = self.gen.widths
+        # The identity shortcuts' read port, only in networks that have one.
+        self.skip = any(p.skip_buffer >= 0 for p in self.plans)
         super().__init__({
             "start_valid": In(1),
             "start_layer": In(w.layer),
@@ -60,7 +62,8 @@ class LayerFeeder(wiring.Component):
             "out_act": Out(cfg.lanes * cfg.abits),
             "out_code": Out(rows * cfg.lanes * cfg.wbits),
             "out_last": Out(1),
-        })
+        } | ({"sk_buf": In(ubits(BUFFERS - 1)), "sk_addr": In(w.addr), "sk_en": In(1),
+              "sk_data": Out(cfg.abits)} if self.skip else {}))
 
     def elaborate(self, platform):
         m = Module()
@@ -69,7 +72,10 @@ class LayerFeeder(wiring.Component):
         m.submodules.weights = wts = WeightMemories(self.weights,
                                                     self.rows * q * cfg.wbits)
         m.submodules.acts = acts = ActBuffers(buffer_depths(self.plans), cfg.abits, q,
-                                              gen.widths.addr)
+                                              gen.widths.addr, skip=self.skip)
+        if self.skip:
+            m.d.comb += [acts.sk_buf.eq(self.sk_buf), acts.sk_addr.eq(self.sk_addr),
+                         acts.sk_en.eq(self.sk_en), self.sk_data.eq(acts.sk_data)]
         advance = Signal()
         inside = Signal(q)
         read = advance & gen.busy

@@ -39,8 +39,9 @@ def generate_core(core: LayerCore) -> tuple[str, dict]:
 # The whole accelerator (hw/accel/top.py).
 
 def feeder_memories(acc) -> list[dict]:
-    """The layer half's memories: per-layer weight ROMs, the ping-pong buffers (one read
-    port per lane), the sequencer table and the window-offset ROM."""
+    """The layer half's memories: per-layer weight ROMs, the activation buffers (one
+    read port per lane, one more for identity shortcuts), the sequencer table and the
+    window-offset ROM."""
     from hw.accel.plan import buffer_depths
     from hw.accel.table import Widths, entry_layout, lane_layout
 
@@ -49,8 +50,10 @@ def feeder_memories(acc) -> list[dict]:
     mems = [{"name": f"weights_{p.name}", "depth": p.weight_depth,
              "width": acc.rows * cfg.lanes * cfg.wbits, "kind": "rom", "read_ports": 1}
             for p in plans]
+    # a residual network's identity shortcuts read every buffer through one more port
+    ports = cfg.lanes + int(acc.pipe.skip)
     mems += [{"name": f"act_buffer{b}", "depth": d, "width": cfg.abits, "kind": "ram",
-              "read_ports": cfg.lanes} for b, d in enumerate(buffer_depths(plans))]
+              "read_ports": ports} for b, d in enumerate(buffer_depths(plans))]
     mems += unit_memories(acc)
     mems.append({"name": "sequencer_table", "depth": len(plans),
                  "width": entry_layout(w).size, "kind": "rom", "read_ports": 1})

@@ -7,7 +7,8 @@ array's beat order (hw.accel.plan.LayerPlan.weight_words); word t*D + d is beat 
 t, P x Q codes packed as the PostArray's `in_code`. One read per cycle, from the layer the
 sequencer runs.
 
-`ActBuffers`: two buffers of activation codes in (c, h, w) order, one code per word. A
+`ActBuffers`: two buffers of activation codes in (c, h, w) order, one code per word (which
+layer reads and writes which: hw.accel.plan.buffer_allocation). A
 layer reads one buffer (Q codes per cycle: one read port per lane, each its own address,
 because a window's Q columns are anywhere in the input) while its results are written into
 the other; one write port each.
@@ -71,16 +72,19 @@ class ActBuffers(wiring.Component):
     `rd_addr` (one address per lane), `rd_en` in; `rd_data` out: lane l is the word at
     `rd_addr[l]` of buffer `rd_buf` at the last edge with `rd_en` high (it holds while
     `rd_en` is low); an address beyond the buffer reads an unspecified word. Write side:
-    `wr_buf`, `wr_addr`, `wr_data`, `wr_en`, written at the clock edge.
+    `wr_buf`, `wr_addr`, `wr_data`, `wr_en`, written at the clock edge. `skip=True` adds
+    one more read port per buffer for a residual block's identity shortcut: `sk_buf`,
+    `sk_addr`, `sk_en` in, `sk_data` out, with the lanes' timing.
     """
 
-    def __init__(self, depths: list[int], abits: int, lanes: int, addr_bits: int):
+    def __init__(self, depths: list[int], abits: int, lanes: int, addr_bits: int,
+                 skip: bool = False):
         if len(depths) != BUFFERS or min(depths) < 1:
             raise ValueError(f"depths must be {BUFFERS} positive numbers, not {depths}")
         if addr_bits < ubits(max(depths) - 1):
             raise ValueError(f"addr_bits {addr_bits} cannot address {max(depths)} words")
-        self.depths, self.abits, self.lanes = list(depths), abits, lanes
-        super().__init__({
+        self.depths, self.abits, self.lanes, self.skip = list(depths), abits, lanes, skip
+        members = {
             "rd_buf": In(ubits(BUFFERS - 1)),
             "rd_addr": In(data.ArrayLayout(unsigned(addr_bits), lanes)),
             "rd_en": In(1),
@@ -89,13 +93,22 @@ class ActBuffers(wiring.Component):
             "wr_addr": In(addr_bits),
             "wr_data": In(abits),
             "wr_en": In(1),
-        })
+        }
+        if skip:
+            members.update({"sk_buf": In(ubits(BUFFERS - 1)), "sk_addr": In(addr_bits),
+                            "sk_en": In(1), "sk_data": Out(abits)})
+        super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
         sel = Signal.like(self.rd_buf)
         with m.If(self.rd_en):
             m.d.sync += sel.eq(self.rd_buf)
+        if self.skip:
+            sk_sel = Signal.like(self.sk_buf)
+            with m.If(self.sk_en):
+                m.d.sync += sk_sel.eq(self.sk_buf)
+            sk_words = []
         lanes = []
         for b, depth in enumerate(self.depths):
             m.submodules[f"buf{b}"] = mem = memory.Memory(
@@ -111,9 +124,19 @@ class ActBuffers(wiring.Component):
                              port.en.eq(self.rd_en & (self.rd_buf == b))]
                 ports.append(port.data)
             lanes.append(ports)
+            if self.skip:
+                port = mem.read_port()
+                m.d.comb += [port.addr.eq(self.sk_addr[:bits]),
+                             port.en.eq(self.sk_en & (self.sk_buf == b))]
+                sk_words.append(port.data)
         for lane in range(self.lanes):
             word = lanes[0][lane]
             for b in range(1, BUFFERS):
                 word = Mux(sel == b, lanes[b][lane], word)
             m.d.comb += self.rd_data[lane].eq(word)
+        if self.skip:
+            word = sk_words[0]
+            for b in range(1, BUFFERS):
+                word = Mux(sk_sel == b, sk_words[b], word)
+            m.d.comb += self.sk_data.eq(word)
         return m

@@ -6,7 +6,10 @@
 
 A start is taken while both halves are idle (`start_ready`) and starts them together; the
 layer reads buffer plans[i].buffer and, unless it is the logits layer, leaves the next
-layer's codes in plans[i + 1].buffer and its beta code on `beta_out`. `layer_cycles(i)`:
+layer's codes in its output buffer (plans[i].out_buffer, or plans[i + 1].buffer) and its
+beta code on `beta_out`. Residual networks: `start_skip_beta` is the beta code of the
+block input an identity add reads (hw/accel/requant_plan.py, RqLayer.add); a held layer
+(RqLayer.hold) leaves its u in the unit and beta_out unchanged. `layer_cycles(i)`:
 a start held valid is accepted again that many edges after the start edge (logit_ready
 high); hw/accel/requant_plan.py derives it.
 """
@@ -42,7 +45,10 @@ class LayerPipeline(wiring.Component):
                                 addr)
         self.latency = self.core.latency
         core_sig = self.core.signature.members
-        super().__init__({
+        self.skip = self.unit.skip
+        if self.skip != self.core.skip:
+            raise ValueError("the plans' skip buffers and the layers' identity adds differ")
+        super().__init__(({"start_skip_beta": In(Q.BETA_BITS)} if self.skip else {}) | {
             "start_valid": In(1),
             "start_layer": In(core_sig["start_layer"].shape),
             "start_beta": In(Q.BETA_BITS),
@@ -100,4 +106,8 @@ class LayerPipeline(wiring.Component):
             self.logit_valid.eq(unit.logit_valid), unit.logit_ready.eq(self.logit_ready),
             self.logit_data.eq(unit.logit_data), self.logit_last.eq(unit.logit_last),
         ]
+        if self.skip:
+            m.d.comb += [unit.skip_beta.eq(self.start_skip_beta),
+                         core.sk_buf.eq(unit.sk_buf), core.sk_addr.eq(unit.sk_addr),
+                         core.sk_en.eq(unit.sk_en), unit.sk_data.eq(core.sk_data)]
         return m

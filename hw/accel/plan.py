@@ -40,7 +40,7 @@ from asq_hw.artifact import Artifact, ComputeLayer
 from hw.packing import pack_lanes
 
 SETUP = 2          # edges from the start edge to the edge before beat 0 enters the array
-BUFFERS = 2        # ping-pong: layer i reads buffer i % 2, its outputs go to the other
+BUFFERS = 2        # activation buffers (chain networks: layer i reads buffer i % 2)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,7 +48,10 @@ class LayerPlan:
     """One compute layer on a `rows` x `lanes` array (see the module docstring).
 
     channels, in_hw: the input (C, H, W) in the buffer; kernel, stride, padding, out_hw:
-    the window; outputs K, fan_in N = C * kh * kw; buffer: the ping-pong buffer it reads.
+    the window; outputs K, fan_in N = C * kh * kw; buffer: the buffer it reads;
+    out_buffer: the buffer its codes (or its residual add's) go to, -1 for "the next
+    plan's `buffer`" (chain networks, and the layers that write none); skip_buffer: the
+    buffer its identity shortcut reads, -1 without one (`buffer_allocation`).
     """
 
     name: str
@@ -61,6 +64,8 @@ class LayerPlan:
     rows: int
     lanes: int
     buffer: int = 0
+    out_buffer: int = -1
+    skip_buffer: int = -1
 
     def __post_init__(self):
         for field in ("outputs", "channels", "stride", "rows", "lanes"):
@@ -74,6 +79,9 @@ class LayerPlan:
                              f"padding {self.padding}")
         if self.buffer not in range(BUFFERS):
             raise ValueError(f"buffer must be 0 or 1, not {self.buffer}")
+        for field in ("out_buffer", "skip_buffer"):
+            if getattr(self, field) not in range(-1, BUFFERS):
+                raise ValueError(f"{field} must be -1, 0 or 1, not {getattr(self, field)}")
 
     @property
     def out_hw(self) -> tuple[int, int]:
@@ -152,19 +160,84 @@ class LayerPlan:
         return pack_lanes(tc, wbits)
 
 
-def layer_plan(layer: ComputeLayer, rows: int, lanes: int, buffer: int) -> LayerPlan:
+def layer_plan(layer: ComputeLayer, rows: int, lanes: int, buffer: int,
+               out_buffer: int = -1, skip_buffer: int = -1) -> LayerPlan:
     """The plan of an artifact compute op (asq_hw.artifact.ConvLayer / LinearLayer)."""
     if layer.op == "conv":
         return LayerPlan(layer.name, layer.out_channels, layer.in_channels, layer.in_hw,
-                         layer.kernel, layer.stride, layer.padding, rows, lanes, buffer)
+                         layer.kernel, layer.stride, layer.padding, rows, lanes, buffer,
+                         out_buffer, skip_buffer)
     return LayerPlan(layer.name, layer.out_features, layer.in_features, (1, 1), (1, 1), 1, 0,
-                     rows, lanes, buffer)
+                     rows, lanes, buffer, out_buffer, skip_buffer)
+
+
+def buffer_allocation(artifact: Artifact) -> list[tuple[int, int, int]]:
+    """(read, write, skip) buffer of every compute layer, from the layer graph.
+
+    A code tensor is the network input or the codes a step writes (a layer with output
+    "codes", or the layer that completes a residual add: the later of its two terms). A
+    layer reads the current tensor, or the tensor its `input` layer read; an identity
+    add's layer also reads the block input (the tensor its shortcut layer read) at the
+    element it writes. A step's codes are written after all its reads (the requantization
+    pass follows the layer's run), so they go to the lowest buffer whose tensor nobody
+    reads after this step and that this step's array does not read: layer i of a chain
+    reads buffer i % 2 and writes the other; a basic block's output goes where its input
+    was. write and skip are -1 where the layer writes no codes / has no identity
+    shortcut. ValueError if a network needs more than BUFFERS buffers."""
+    layers = artifact.compute_layers()
+    index = {lay.name: i for i, lay in enumerate(layers)}
+    reads: list[int] = []           # tensor id each layer's array reads
+    skip = [-1] * len(layers)       # tensor id of its identity shortcut
+    made = {0: -1}                  # tensor id -> the step that writes it
+    writes = [-1] * len(layers)     # tensor id each step writes
+    current = 0
+    for op in artifact.ops:
+        if op.op in ("conv", "linear"):
+            i = index[op.name]
+            reads.append(current if op.input is None else reads[index[op.input]])
+            if op.output == "codes":
+                current = len(made)
+                made[current], writes[i] = i, current
+        elif op.op == "add":
+            step = index[op.main]
+            if op.kind == "projection":
+                step = max(step, index[op.shortcut])
+            else:
+                skip[step] = reads[index[op.shortcut]]
+            current = len(made)
+            made[current], writes[step] = step, current
+    last_use = dict.fromkeys(made, -1)
+    for i, t in enumerate(reads):
+        last_use[t] = max(last_use[t], i)
+    for i, t in enumerate(skip):
+        if t >= 0:
+            last_use[t] = max(last_use[t], i)
+    where = {0: 0}
+    held = {0: 0}                   # buffer -> tensor it holds
+    for t, step in sorted(made.items(), key=lambda kv: kv[1]):
+        if t == 0:
+            continue
+        free = [b for b in range(BUFFERS)
+                if (b not in held or last_use[held[b]] <= step)
+                and where.get(reads[step]) != b]
+        if not free:
+            raise ValueError(f"layer {layers[step].name}: its output codes need a third "
+                             f"activation buffer; the accelerator has {BUFFERS}")
+        where[t] = held_b = free[0]
+        held[held_b] = t
+    return [(where[reads[i]], where[writes[i]] if writes[i] >= 0 else -1,
+             where[skip[i]] if skip[i] >= 0 else -1) for i in range(len(layers))]
 
 
 def network_plans(artifact: Artifact, rows: int, lanes: int) -> list[LayerPlan]:
-    """Plans of every compute layer in order; layer i reads ping-pong buffer i % 2."""
-    return [layer_plan(lay, rows, lanes, i % BUFFERS)
-            for i, lay in enumerate(artifact.compute_layers())]
+    """Plans of every compute layer in order, buffers from `buffer_allocation` (a chain:
+    layer i reads buffer i % 2)."""
+    alloc = buffer_allocation(artifact)
+    nxt = [a[0] for a in alloc[1:]] + [-1]
+    # out_buffer stays -1 where it is the next plan's buffer (every layer of a chain)
+    return [layer_plan(lay, rows, lanes, rd, -1 if wr == after else wr, sk)
+            for lay, (rd, wr, sk), after in zip(artifact.compute_layers(), alloc, nxt,
+                                                strict=True)]
 
 
 def buffer_depths(plans: list[LayerPlan]) -> list[int]:

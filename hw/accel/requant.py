@@ -8,6 +8,12 @@ the integer-ASQ contract of golden.asq_int step by step.
            DIV:   R = reciprocal(beta), serial divider
            REQ:   u-store in address order -> clamp(round(u * R >> 20)) -> buffer write port
     logits layer: v goes out on the logit stream in channel order instead.
+    residual blocks (RqLayer.hold / add / gpool, docs/accel.md "Residual blocks"): a held
+           layer's u (no relu) stays in the u-store and the layer ends after RUN; an add
+           layer sums its u with the held u (same address) or the identity shortcut
+           sat(round(x * b_x * AM >> AS)) of the block input (the buffers' skip read port,
+           issued in s3), saturates, relu, in s5; POOL: the global average pool of the
+           channel sums into u-store words 0 .. K-1, before ADAPT.
 
 Phases run one after another (the adapter needs the whole layer first); the cycle model is
 hw/accel/requant_plan.py's.
@@ -41,7 +47,7 @@ from hw.accel.requant_plan import (
 )
 from hw.accel.table import ubits
 
-IDLE, RUN, ADAPT, DIV, DIVW, REQ = range(6)
+IDLE, RUN, ADAPT, DIV, DIVW, REQ, POOL = range(7)
 
 
 class RequantUnit(wiring.Component):
@@ -69,7 +75,11 @@ class RequantUnit(wiring.Component):
         if addr_bits < ubits(self.w.store_depth - 1):
             raise ValueError(f"addr_bits {addr_bits} cannot address {self.w.store_depth}")
         self.addr_bits = addr_bits
-        super().__init__({
+        # The identity shortcut's buffer read port, only in networks that have one.
+        self.skip = any(r.add == "identity" for r in self.layers)
+        skip = {"skip_beta": In(Q.BETA_BITS), "sk_buf": Out(1), "sk_addr": Out(addr_bits),
+                "sk_en": Out(1), "sk_data": In(abits)} if self.skip else {}
+        super().__init__(skip | {
             "start": In(1),
             "layer": In(ubits(len(layers) - 1)),
             "beta": In(Q.BETA_BITS),
@@ -94,12 +104,12 @@ class RequantUnit(wiring.Component):
     def elaborate(self, platform):  # noqa: C901 - one datapath, stage by stage
         m = Module()
         w, P, L, S = self.w, self.rows, self.layers, self.slots
-        nl = len(L)
         inner = [not r.logits for r in L]
 
-        state = Signal(range(6))
+        state = Signal(range(7))
         layer = Signal.like(self.layer)
         beta = Signal(Q.BETA_BITS)
+        skip_beta = Signal(Q.BETA_BITS)
         m.d.comb += self.idle.eq(state == IDLE)
 
         def const(shape, values, name):
@@ -122,13 +132,18 @@ class RequantUnit(wiring.Component):
         c_k = const(big, [r.outputs for r in L], "c_k")
         c_dots = const(big, [p.dots for p in self.plans], "c_dots")
         c_logits = const(1, [r.logits for r in L], "c_logits")
-        c_sums = const(1, [bool(r.adapter) and not r.flat and not r.logits for r in L],
-                       "c_sums")
+        c_sums = const(1, [(bool(r.adapter) and not r.flat and not r.logits) or r.gpool
+                           for r in L], "c_sums")
+        c_hold = const(1, [r.hold for r in L], "c_hold")
+        c_gpool = const(1, [r.gpool for r in L], "c_gpool")
+        c_add = const(1, [bool(r.add) for r in L], "c_add")
+        c_ident = const(1, [r.add == "identity" for r in L], "c_ident")
         c_flat = const(1, [r.flat for r in L], "c_flat")
         c_store = const(big, [r.store for r in L], "c_store")
         c_adapt = const(1, [bool(r.adapter) for r in L], "c_adapt")
-        c_buf = const(1, [self.plans[i + 1].buffer if inner[i] else 0 for i in range(nl)],
-                      "c_buf")
+        c_buf = const(1, [(p.out_buffer if p.out_buffer >= 0 else self.plans[i + 1].buffer)
+                          if inner[i] and not L[i].hold else 0
+                          for i, p in enumerate(self.plans)], "c_buf")
 
         # -- memories
         scale_words, scale_base = scale_rom(L, w, P)
@@ -259,11 +274,33 @@ class RequantUnit(wiring.Component):
                 if r.logits:
                     continue
                 with m.Case(i):
-                    lim = 1 << (r.ubits - 1)
-                    m.d.comb += u4.eq(clamp(round_shift(s4["v"], r.shift),
-                                            0 if r.relu else -lim, lim - 1))
+                    # a residual term saturates to its own width, relu after the add
+                    lim = 1 << (r.own_ubits - 1)
+                    low = 0 if r.relu and not r.add and not r.hold else -lim
+                    m.d.comb += u4.eq(clamp(round_shift(s4["v"], r.shift), low, lim - 1))
         with m.If(adv):
             m.d.sync += s5["u"].eq(u4)
+        # The identity shortcut: x read from the block input's buffer at the element's
+        # address (issued in s3, data in s4), sat(round(x * b_x * AM >> AS)) into s5.
+        short5 = Signal(signed(w.u))
+        if self.skip:
+            c_skbuf = const(1, [max(p.skip_buffer, 0) for p in self.plans], "c_skbuf")
+            m.d.comb += [self.sk_buf.eq(c_skbuf), self.sk_addr.eq(s3["addr"]),
+                         self.sk_en.eq(adv)]
+            prod = Signal(w.code + Q.BETA_BITS + 16)
+            m.d.comb += prod.eq(self.sk_data * skip_beta * const(16, [r.align_mult for r in L],
+                                                                 "c_am"))
+            short4 = Signal(signed(w.u))
+            with m.Switch(layer):
+                for i, r in enumerate(L):
+                    if r.add == "identity":
+                        with m.Case(i):
+                            lim = 1 << (r.ubits - 1)
+                            m.d.comb += short4.eq(clamp(
+                                round_shift(Cat(prod, 0).as_signed(), r.align_shift),
+                                -lim, lim - 1))
+            with m.If(adv):
+                m.d.sync += short5.eq(short4)
 
         # s5: maxpool read-modify-write (the read was issued in s4), bypass for the word
         # written at the previous edge
@@ -271,11 +308,36 @@ class RequantUnit(wiring.Component):
         old = Mux(byp_en & (byp_addr == s5["addr"]), byp_data, urd.data)
         new = Signal(signed(w.u))
         m.d.comb += new.eq(Mux(s5["first"] | (s5["u"] > old), s5["u"], old))
+        # A residual add: the shortcut term (identity, or the held projection u at the same
+        # u-store address), the sum saturated to ubits, relu as its lower bound.
+        added = Signal(signed(w.u))
+        total5 = s5["u"] + Mux(c_ident, short5, old)
+        with m.Switch(layer):
+            for i, r in enumerate(L):
+                if r.add:
+                    with m.Case(i):
+                        lim = 1 << (r.ubits - 1)
+                        m.d.comb += added.eq(clamp(total5, 0 if r.relu else -lim, lim - 1))
+        final = Signal(signed(w.u))
+        m.d.comb += final.eq(Mux(c_add, added, new))
         u_we = s5["valid"] & s5["wok"] & adv
-        m.d.comb += [uwr.addr.eq(s5["addr"]), uwr.data.eq(new), uwr.en.eq(u_we)]
+        # POOL: the global average pool of each channel's sum, written at the channel.
+        pk, p1_valid, p1_addr = Signal(big), Signal(), Signal(big)
+        pooled = Signal(signed(w.u))
+        with m.Switch(layer):
+            for i, r in enumerate(L):
+                if r.gpool:
+                    with m.Case(i):
+                        pm, ps = r.gpool_params
+                        lim = 1 << (r.ubits - 1)
+                        m.d.comb += pooled.eq(clamp(round_shift(qrd.data * pm, ps),
+                                                    -lim, lim - 1))
+        m.d.comb += [uwr.addr.eq(Mux(p1_valid, p1_addr, s5["addr"])),
+                     uwr.data.eq(Mux(p1_valid, pooled, final)),
+                     uwr.en.eq(u_we | p1_valid)]
         with m.If(adv):
-            m.d.sync += [byp_en.eq(u_we), byp_addr.eq(s5["addr"]), byp_data.eq(new),
-                         s6["u"].eq(new)]
+            m.d.sync += [byp_en.eq(u_we), byp_addr.eq(s5["addr"]), byp_data.eq(final),
+                         s6["u"].eq(final)]
         # s6: the channel sum of the final (pooled) values, the same way
         sb_en, sb_addr, sb_data = Signal(), Signal(big), Signal(signed(w.sum))
         sold = Mux(sb_en & (sb_addr == s6["k"]), sb_data, qrd.data)
@@ -410,12 +472,24 @@ class RequantUnit(wiring.Component):
                 m.d.comb += [urd.addr.eq(ai), qrd.addr.eq(ai)]
             with m.Case(REQ):
                 m.d.comb += urd.addr.eq(ra)
+            with m.Case(POOL):
+                m.d.comb += qrd.addr.eq(pk)
 
         # -- the phases
+        def after_u():
+            """From a layer's final u in the u-store to the adapter or the divider."""
+            with m.If(c_adapt):
+                m.d.sync += [state.eq(ADAPT), al.eq(0), ai.eq(0), ao.eq(0),
+                             issuing.eq(1), waddr.eq(c_wbase), baddr.eq(c_bbase)]
+            with m.Else():
+                m.d.sync += [state.eq(DIV), beta_res.eq(Q.BETA_ONE)]
+
         m.d.comb += r_issue.eq(0)
         with m.Switch(state):
             with m.Case(IDLE):
                 with m.If(self.start):
+                    if self.skip:
+                        m.d.sync += skip_beta.eq(self.skip_beta)
                     m.d.sync += [
                         state.eq(RUN), layer.eq(self.layer), beta.eq(self.beta),
                         loaded.eq(0), ow.eq(0), oh.eq(0), pj.eq(0), pi.eq(0), pw.eq(0),
@@ -425,11 +499,18 @@ class RequantUnit(wiring.Component):
                 with m.If((loaded == c_dots) & ~busy_run):
                     with m.If(c_logits):
                         m.d.sync += [state.eq(IDLE), self.beta_out.eq(Q.BETA_ONE)]
-                    with m.Elif(c_adapt):
-                        m.d.sync += [state.eq(ADAPT), al.eq(0), ai.eq(0), ao.eq(0),
-                                     issuing.eq(1), waddr.eq(c_wbase), baddr.eq(c_bbase)]
+                    with m.Elif(c_hold):
+                        m.d.sync += state.eq(IDLE)
+                    with m.Elif(c_gpool):
+                        m.d.sync += [state.eq(POOL), pk.eq(0)]
                     with m.Else():
-                        m.d.sync += [state.eq(DIV), beta_res.eq(Q.BETA_ONE)]
+                        after_u()
+            with m.Case(POOL):
+                m.d.sync += [p1_valid.eq(pk != c_k), p1_addr.eq(pk)]
+                with m.If(pk != c_k):
+                    m.d.sync += pk.eq(pk + 1)
+                with m.Elif(~p1_valid):
+                    after_u()
             with m.Case(ADAPT):
                 with m.If(issuing):
                     m.d.sync += waddr.eq(waddr + 1)

@@ -46,6 +46,8 @@ ADAPT_TAIL = 5
 DIV_CYCLES = 2 + Q.RECIP_BITS
 # The requantization pass beyond one u word per edge (read, multiply, round, write).
 REQ_TAIL = 4
+# The global pool pass beyond one channel per edge (sums read, scale and write, switch).
+POOL_TAIL = 2
 # The reciprocal's dividend 2**RECIP_SHIFT + b // 2 has RECIP_SHIFT + 1 bits; its top
 # RECIP_SHIFT + 1 - RECIP_BITS bits are below BETA_MIN, so the divider starts there.
 DIVIDEND_BITS = Q.RECIP_SHIFT + 1
@@ -81,6 +83,28 @@ class RqLayer:
     adapter: tuple = ()            # the next layer's golden.asq_int.AdapterLayer list
     code_lo: int = 0               # the next layer's code range
     code_hi: int = 0
+    # Residual blocks (docs/accel.md, "Residual blocks"): hold = the layer's rescaled u
+    # (no relu) stays in the u-store for the next layer's projection add, and the layer
+    # ends after its run; add = "identity" | "projection": the layer completes a residual
+    # add (its own u saturated to rubits without relu, plus the shortcut term, saturated to
+    # ubits, then relu / global pool / flatten as the add's ops); gpool: the global average
+    # pool of golden.residual.avgpool (a pass over the channel sums after the run).
+    hold: bool = False
+    add: str = ""
+    rubits: int = 0                # the layer's own u width (0: ubits)
+    align_mult: int = 0            # identity shortcut: AM, AS (golden.residual.identity)
+    align_shift: int = 0
+    gpool: bool = False
+
+    @property
+    def own_ubits(self) -> int:
+        """The width the layer's own rescaled u saturates to."""
+        return self.rubits or self.ubits
+
+    @property
+    def gpool_params(self) -> tuple[int, int]:
+        """(PM, PS) of the global average pool over the layer's output positions."""
+        return Q.pool_params(self.out_hw[0] * self.out_hw[1])
 
     @property
     def pooled_hw(self) -> tuple[int, int]:
@@ -93,7 +117,15 @@ class RqLayer:
 
     @property
     def store(self) -> int:
-        """u-store words the layer fills (0 for the logits layer)."""
+        """u-store words the layer leaves for the requantization pass (0 for the logits
+        layer; K after a global pool)."""
+        if self.logits:
+            return 0
+        return self.outputs if self.gpool else self.outputs * self.pooled
+
+    @property
+    def run_store(self) -> int:
+        """u-store words the layer's run writes."""
         return 0 if self.logits else self.outputs * self.pooled
 
     @property
@@ -130,18 +162,34 @@ class RqLayer:
         docstring)."""
         x_last = self.last_result(plan, latency)
         run = x_last + plan.rows + RUN_TAIL
-        if self.logits:
+        if self.logits or self.hold:
             return run
         adapt = sum(i * o + ADAPT_TAIL for i, o in self.adapter_dims)
-        return run + adapt + DIV_CYCLES + self.store + REQ_TAIL
+        pool = self.outputs + POOL_TAIL if self.gpool else 0
+        return run + pool + adapt + DIV_CYCLES + self.store + REQ_TAIL
 
 
 def post_op_form(name: str, ops, out_hw, is_linear: bool) -> tuple[bool, int, bool]:
     """(relu, pool kernel, flat) of the ops after compute layer `name`; ValueError for any
     op the accelerator does not run."""
-    relu, pool, flat = False, 1, is_linear
+    return post_op_form_pool(name, ops, out_hw, is_linear, False)[:3]
+
+
+def post_op_form_pool(name: str, ops, out_hw, is_linear: bool,
+                      residual: bool) -> tuple[bool, int, bool, bool]:
+    """(relu, pool kernel, flat, global pool): post_op_form, with the global average pool
+    (on a conv output, before flatten) after a residual add (`residual`)."""
+    relu, pool, flat, gpool = False, 1, is_linear, False
     for op in ops:
-        if op.op == "relu":
+        if op.op == "avgpool" and residual and not (flat or gpool or pool != 1):
+            gpool = True
+        elif residual and op.op == "maxpool":
+            raise ValueError(f"maxpool after the residual add of {name} is not supported "
+                             "by the accelerator")
+        elif op.op == "relu" and gpool:
+            raise ValueError(f"relu after the global pool after {name} is not supported "
+                             "by the accelerator")
+        elif op.op == "relu":
             relu = True
         elif op.op == "maxpool":
             if op.kernel != op.stride:
@@ -160,7 +208,7 @@ def post_op_form(name: str, ops, out_hw, is_linear: bool) -> tuple[bool, int, bo
         else:
             raise ValueError(f"op {op.op!r} after {name} is not supported by the "
                              "accelerator (relu, maxpool, flatten are)")
-    return relu, pool, flat
+    return relu, pool, flat, gpool
 
 
 def network_rq(golden) -> list[RqLayer]:
@@ -191,16 +239,46 @@ def network_rq(golden) -> list[RqLayer]:
                                  "positions; the accelerator streams one per channel")
             out.append(RqLayer(**common))
             continue
-        relu, pool, flat = post_op_form(lay.name, golden.post_ops[i], out_hw, lay.op == "linear")
-        nxt = golden.arith[i + 1]
-        rq = RqLayer(**common, ubits=golden.ubits(i), relu=relu, pool=pool, flat=flat,
-                     adapter=tuple(golden.adapters[i + 1]), code_lo=nxt.act_min,
-                     code_hi=nxt.act_max)
+        extra, ops, dest = {}, golden.post_ops[i], golden.dest[i]
+        if lay.output == "residual":
+            extra, ops, dest = _residual_role(golden, i)
+        relu, pool, flat, gpool = post_op_form_pool(lay.name, ops, out_hw, lay.op == "linear",
+                                                    bool(extra.get("add")))
+        nxt = golden.arith[dest]
+        rq = RqLayer(**common, ubits=Q.u_bits(nxt.abits), relu=relu, pool=pool, flat=flat,
+                     adapter=() if extra.get("hold") else tuple(golden.adapters[dest]),
+                     code_lo=nxt.act_min, code_hi=nxt.act_max, gpool=gpool,
+                     **extra)
         if rq.adapter and rq.adapter_dims[0][0] != rq.adapter_inputs:
             raise ValueError(f"the adapter after {lay.name} takes {rq.adapter_dims[0][0]} "
                              f"inputs, the layer gives {rq.adapter_inputs}")
         out.append(rq)
     return out
+
+
+def _residual_role(golden, i: int) -> tuple[dict, list, int]:
+    """(RqLayer fields, the ops after it, the layer its u is in units of) of a layer with
+    output "residual": the layer that completes its add (the main branch of an identity
+    add, the later of a projection add's two terms) or the held term of a projection add
+    (which must run just before the other)."""
+    lay = golden.layers[i]
+    for j, a in enumerate(golden.adds):
+        terms = (golden.add_main[j], golden.add_short[j]) if a.kind == "projection" \
+            else (golden.add_main[j],)
+        if i not in terms:
+            continue
+        dest, own = golden.add_dest[j], golden.ubits(i)
+        if j in golden.adds_after[i]:
+            extra = dict(add=a.kind, rubits=own)
+            if a.kind == "identity":
+                extra.update(align_mult=a.align_mult, align_shift=a.align_shift)
+            return extra, golden.add_post_ops[j], dest
+        if max(terms) != i + 1:
+            raise ValueError(f"the residual add of {lay.name} needs its other term, "
+                             f"{golden.layers[max(terms)].name}, to run next; the "
+                             "accelerator holds one residual u-store")
+        return dict(hold=True, rubits=own), [], dest
+    raise ValueError(f"layer {lay.name} has a residual output that no add reads")
 
 
 # ---------------------------------------------------------------------------------------
@@ -233,10 +311,11 @@ class RqWidths:
         v_max = max(r.acc_bound * int(np.abs(r.mult).max(initial=0)) * Q.BETA_MAX
                     + int(np.abs(r.bias).max(initial=0)) for r in layers)
         inner = [r for r in layers if not r.logits]
-        u = max([r.ubits for r in inner] or [2])
-        sums = [r for r in inner if r.adapter and not r.flat]
+        u = max([max(r.ubits, r.own_ubits) for r in inner] or [2])
+        sums = [r for r in inner if (r.adapter and not r.flat) or r.gpool]
         sum_bits = max([sbound(r.pooled << (r.ubits - 1)) for r in sums] or [u])
-        pool_bits = max([sbound((r.pooled << (r.ubits - 1)) * r.pool_params[0])
+        pool_bits = max([sbound((r.pooled << (r.ubits - 1))
+                                * max(r.pool_params[0], r.gpool_params[0]))
                          for r in sums] or [u])
         h = max(u, Q.ADAPTER_ACT_BITS + 1)
         aacc = max([Q.adapter_acc_bits(i, r.ubits if k == 0 else Q.ADAPTER_ACT_BITS, k == 0)
@@ -244,7 +323,7 @@ class RqWidths:
         hidden = max([o for r in inner for _, o in r.adapter_dims[:-1]] or [0])
         return cls(acc=acc_bits, c=sbound(c_max), d=sbound(d_max), x=sbound(x_max),
                    value=sbound(v_max), u=u, sum=sum_bits, pool=pool_bits, h=h, aacc=aacc,
-                   store_depth=max([r.store for r in inner] or [1]),
+                   store_depth=max([r.run_store for r in inner] or [1]),
                    sums_depth=max([r.outputs for r in sums] or [1]),
                    hidden_depth=hidden, code=abits)
 
@@ -302,6 +381,6 @@ def requant_layers(artifact, cfg) -> list[RqLayer]:
     return network_rq(GoldenNetwork(artifact, cfg.variant, cfg.frac_bits))
 
 
-__all__ = ["ADAPT_TAIL", "DIV_CYCLES", "REQ_TAIL", "RUN_TAIL", "RqLayer", "RqWidths",
-           "adapter_roms", "network_rq", "post_op_form", "requant_layers", "rq_memories",
-           "scale_rom", "sbits", "sbound", "ubits"]
+__all__ = ["ADAPT_TAIL", "DIV_CYCLES", "POOL_TAIL", "REQ_TAIL", "RUN_TAIL", "RqLayer",
+           "RqWidths", "adapter_roms", "network_rq", "post_op_form", "post_op_form_pool",
+           "requant_layers", "rq_memories", "scale_rom", "sbits", "sbound", "ubits"]

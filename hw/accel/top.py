@@ -2,8 +2,10 @@
 
     in stream ──> LOAD: codes into the first layer's buffer (one per beat, address order)
                   RUN:  layer 0, 1, ... through the LayerPipeline (hw/accel/pipeline.py):
-                        feeder + PostArray + requantization / ASQ adapter unit, the next
-                        layer's beta code carried from one layer to the next
+                        feeder + PostArray + requantization / ASQ adapter unit; the
+                        beta code of the codes in each buffer kept per buffer (the layer
+                        that wrote it left it), each layer started with its buffer's and
+                        its identity shortcut's (residual networks)
     out stream <── the last layer's logits, straight from the unit (back-pressure stalls it)
 
 Streams follow the valid/ready rules (a beat moves at an edge where both are high; the
@@ -38,7 +40,16 @@ from asq_hw.artifact import Artifact, layer_pe_config, layer_scale
 from asq_hw.config import PEConfig
 from golden import asq_int as Q
 from hw.accel.pipeline import LayerPipeline
+from hw.accel.plan import buffer_depths
 from hw.accel.table import ubits
+
+
+def _select(index, values):
+    """values[index] as a Mux chain (a continuous assignment in Verilog, see elaborate)."""
+    expr = values[0]
+    for k in range(1, len(values)):
+        expr = Mux(index == k, values[k], expr)
+    return expr
 
 
 class Accelerator(wiring.Component):
@@ -125,6 +136,30 @@ class Accelerator(wiring.Component):
                          self.probe_addr.eq(unit.wr_addr), self.probe_data.eq(unit.wr_data)]
         last_layer = layer == self.layers - 1
         load = Signal()
+        # The beta code of the codes in each buffer: the network input's (BETA_ONE) after
+        # LOAD, then whatever the layer that wrote the buffer left on beta_out. In RUN,
+        # `view` is that with the finishing layer's write already applied, for the start
+        # at the same edge.
+        plans, rq = self.pipe.plans, self.pipe.rq_layers
+        nb = len(buffer_depths(plans))
+        out_buf = [-1 if r.logits or r.hold else
+                   (p.out_buffer if p.out_buffer >= 0 else plans[i + 1].buffer)
+                   for i, (p, r) in enumerate(zip(plans, rq, strict=True))]
+        betas = [Signal(Q.BETA_BITS, init=Q.BETA_ONE, name=f"beta_buf{b}") for b in range(nb)]
+        done = Signal(range(nb + 1))      # the buffer the finishing layer wrote (nb: none)
+        m.d.comb += done.eq(_select(layer, [b if b >= 0 else nb for b in out_buf]))
+        view = [Mux(done == b, pipe.beta_out, betas[b]) for b in range(nb)]
+
+        def beta_of(buf_sig):
+            return _select(buf_sig, view)
+
+        nxt = Signal.like(layer)
+        m.d.comb += nxt.eq(layer + 1)
+        rd_next, sk_next = Signal(range(nb)), Signal(range(nb))
+        m.d.comb += [rd_next.eq(_select(nxt, [p.buffer for p in plans])),
+                     sk_next.eq(_select(nxt, [max(p.skip_buffer, 0) for p in plans]))]
+        if self.pipe.skip:
+            m.d.comb += pipe.start_skip_beta.eq(beta_of(sk_next))
         # Every combinational output is a continuous assignment (Mux), none inside the FSM's
         # case: an always @* whose inputs keep their initial values (layer 0, the LOAD
         # state) never runs in an event-driven simulator (Icarus), leaving X.
@@ -138,7 +173,7 @@ class Accelerator(wiring.Component):
             pipe.start_valid.eq(Mux(load, self.in_valid & last_in,
                                     pipe.start_ready & ~last_layer)),
             pipe.start_layer.eq(Mux(load, 0, layer + 1)),
-            pipe.start_beta.eq(Mux(load, Q.BETA_ONE, pipe.beta_out)),
+            pipe.start_beta.eq(Mux(load, Q.BETA_ONE, beta_of(rd_next))),
         ]
         with m.FSM() as fsm:
             with m.State("LOAD"):
@@ -147,11 +182,14 @@ class Accelerator(wiring.Component):
                         m.d.sync += self.status_framing.eq(1)
                     m.d.sync += count.eq(count + 1)
                     with m.If(last_in):
-                        m.d.sync += [count.eq(0), layer.eq(0)]
+                        m.d.sync += [count.eq(0), layer.eq(0),
+                                     betas[plans[0].buffer].eq(Q.BETA_ONE)]
                         m.next = "RUN"
             with m.State("RUN"):
                 with m.If(pipe.start_ready):
                     m.d.sync += layer.eq(layer + 1)
+                    for b in range(nb):
+                        m.d.sync += betas[b].eq(view[b])
                     with m.If(last_layer):
                         m.d.sync += layer.eq(0)
                         m.next = "LOAD"
