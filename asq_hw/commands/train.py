@@ -42,8 +42,8 @@ def register(sub, help: str) -> None:
                    help=f"quantization-aware fine-tuning epochs (default {d.epochs})")
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--lr", type=float, default=d.lr, help=f"float learning rate ({d.lr})")
-    p.add_argument("--qat-lr", type=float, default=d.qat_lr,
-                   help=f"QAT learning rate ({d.qat_lr})")
+    p.add_argument("--qat-lr", type=float, default=None,
+                   help=f"QAT learning rate (default {d.qat_lr}; 3e-4 for resnet20)")
     p.add_argument("--seed", type=int, default=d.seed, help=f"random seed (default {d.seed})")
     p.add_argument("--threads", type=int, default=d.threads,
                    help=f"torch CPU threads, part of the determinism (default {d.threads})")
@@ -62,13 +62,14 @@ def run(args) -> int:
     from asq_hw.config import FRAC_BITS_RANGE
     from asq_hw.data import load_dataset
     from asq_hw.export import export_model
-    from asq_hw.train import TrainConfig, save_checkpoint, train
+    from asq_hw.train import TrainConfig, default_qat_lr, save_checkpoint, train
 
     cfg = checked(TrainConfig, dataset=args.dataset, data_dir=args.data_dir,
                   model=args.model, width=args.width, wbits=args.wbits, abits=args.abits,
                   weight_quant=args.weight_quant, adapter=not args.no_adapter,
                   float_epochs=args.float_epochs, epochs=args.epochs,
-                  batch_size=args.batch_size, lr=args.lr, qat_lr=args.qat_lr,
+                  batch_size=args.batch_size, lr=args.lr,
+                  qat_lr=default_qat_lr(args.model) if args.qat_lr is None else args.qat_lr,
                   seed=args.seed, threads=args.threads)
     check_int("frac_bits", args.frac_bits, *FRAC_BITS_RANGE)
     from asq_hw.outputs import staged_folder
