@@ -23,11 +23,11 @@ def cnn():
     from asq_hw.data import load_dataset
     from asq_hw.mapper import array_config
     from golden.network import GoldenNetwork
-    from hw.accel.top import Accelerator
+    from hw.accel.top import Accelerator, model_only
     from tests.array_export import trained_cnn
 
     art = load_artifact(trained_cnn())
-    acc = Accelerator(art, array_config(art, "lut", 4), 4)
+    acc = model_only(Accelerator(art, array_config(art, "lut", 4), 4))
     x = load_dataset("digits").x_test[:1].numpy()
     return acc, GoldenNetwork(art, "lut", acc.cfg.frac_bits), x
 

@@ -32,7 +32,7 @@ clock / interval.
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Elaboratable, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -195,3 +195,20 @@ class Accelerator(wiring.Component):
                         m.next = "LOAD"
         m.d.comb += load.eq(fsm.ongoing("LOAD"))
         return m
+
+
+def model_only(acc: Accelerator) -> Accelerator:
+    """`acc`, marked as built only for its plans, cycle model and memories (estimation,
+    manifests) and never elaborated: Amaranth would otherwise warn, when it is collected,
+    that it and every sub-component were created but not used. Returns `acc`."""
+    seen, todo = set(), [acc]
+    while todo:
+        obj = todo.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        obj._MustUse__silence = True        # amaranth's MustUse: no UnusedElaboratable
+        for v in vars(obj).values():
+            items = v if isinstance(v, (list, tuple)) else [v]
+            todo.extend(x for x in items if isinstance(x, Elaboratable))
+    return acc
