@@ -2,7 +2,7 @@
 under Verilator, every logit checked against golden, against the array co-simulation in the
 same run.
 
-Both runs take the same IMAGES test images of the default digits CNN (W4A4 POST, lut; the
+Both runs take the same IMAGES test images (the whole test split) of the default digits CNN (W4A4 POST, lut; the
 one rtl_array trains). MACs are the network's multiply-accumulates per image times the
 images verified, per wall second of the whole run: build (cached, its time excluded and
 printed), golden reference, job, the simulator, decoding and comparison included.
@@ -20,7 +20,7 @@ import time
 
 from asq_hw.bench.rtl_array import LANES, ROWS, artifact_dir
 
-IMAGES = 120
+IMAGES = 360
 JOBS = 2
 
 
