@@ -110,3 +110,41 @@ def test_estimate_accel_keys_and_exact_cycles(capsys):
     assert set(b) == {"array", "memories", "requant_adapter", "control"}
     assert sum(x["bram"] for x in b.values()) == d["bram"]
     assert sum(x["lut"] for x in b.values()) == d["lut"]
+
+
+def _layer_half_shape(rows, lanes):
+    """An AccelShape of the layer half alone (no unit) of the width-4 CNN."""
+    from asq_hw.artifact import load_artifact
+    from asq_hw.estimate.accel import AccelShape
+    from asq_hw.mapper import array_config
+    from hw.accel.plan import buffer_depths, network_plans
+
+    art = load_artifact(trained_cnn())
+    cfg = array_config(art, "lut", lanes)
+    plans = network_plans(art, rows, lanes)
+    mems = [mem(f"weights_{p.name}", p.weight_depth, rows * lanes * cfg.wbits)
+            for p in plans]
+    mems += [mem(f"act_buffer{b}", d, cfg.abits, "ram", lanes)
+             for b, d in enumerate(buffer_depths(plans))]
+    mems.append(mem("window_offsets", sum(p.beats_per_dot for p in plans), 19 * lanes))
+    return AccelShape(cfg, rows, tuple(plans), tuple(mems), None, None)
+
+
+def test_fit_recovers_the_coefficients_it_was_made_with():
+    from asq_hw.estimate.accel import estimate_shape
+    from asq_hw.estimate.accel_fit import accel_errors, fit_accel, record
+
+    truth = {"ice40": {"lut": {"one": 300.0, "addr": 2.0, "rom_logic": 0.5, "wmux": 0.25},
+                       "ff": {"one": 40.0, "addr": 1.0, "rom_ff": 1.0},
+                       "carry": {"one": 10.0, "addr": 1.0}}}
+    recs = []
+    for p, q in ((2, 2), (3, 5), (4, 4), (8, 4), (2, 7), (5, 3)):
+        shape = _layer_half_shape(p, q)
+        e = estimate_shape(shape, "ice40", truth)
+        recs.append(record(shape, "ice40", {k: e[k] for k in ("lut", "ff", "carry", "bram")},
+                           f"{p}x{q}"))
+    coefs = fit_accel(recs)
+    s = accel_errors(recs, coefs)["summary"]["ice40"]
+    assert s["bram_exact"] == s["n"] == 6
+    assert all(s[k]["max"] < 0.5 for k in ("lut", "ff", "carry"))
+    assert coefs["ice40"]["lut"]["addr"] == pytest.approx(2.0, rel=0.05)

@@ -204,14 +204,16 @@ def estimate_shape(shape: AccelShape, target: str, coefficients: dict | None = N
             "memories": memories, "features": f}
 
 
-def unit_counts(w, slots: int) -> dict:
+def unit_counts(w, slots: int, pm_max: int = 1) -> dict:
     """The requantization + adapter unit's structural counts from its widths
-    (hw.accel.requant_plan.RqWidths): the multipliers (a x b bits: the slots' A x C, x x
-    beta, the requant u x R, the adapter MAC), the adders and the pipeline registers."""
+    (hw.accel.requant_plan.RqWidths; hw/accel/requant.py): its multipliers as (a, b) bits
+    (per slot A x C, x x the beta code, the adapters' mean u-sum x PM (`pm_max` the largest
+    PM), hidden x weight, the requant u x R), its adders and pipeline registers."""
     from golden import asq_int as Q
 
-    beta = Q.BETA_BITS
-    mults = [(w.acc, w.c)] * slots + [(w.x, beta), (w.u, R_BITS), (8, w.h)]
+    mults = ([(w.acc, w.c)] * slots
+             + [(w.x, Q.BETA_BITS + 1), (max(w.sum, w.h, w.u), max(1, pm_max).bit_length()),
+                (w.h, 8), (w.u, R_BITS + 1)])
     adders = [w.x, w.value, w.sum, w.aacc, R_BITS]
     regs = [slots * w.c, w.d, w.x, w.value, w.u, w.sum, w.pool, w.h, w.aacc, 3 * R_BITS]
     return {"multipliers": [list(m) for m in mults], "adders": adders, "registers": regs}
@@ -225,7 +227,8 @@ def accel_shape(acc, manifest: dict) -> AccelShape:
     unit = acc.pipe.unit
     slots = len(acc.pipe.core.acc_ports)
     return AccelShape(acc.cfg, acc.rows, tuple(acc.pipe.plans), tuple(manifest["memories"]),
-                      unit_counts(unit.w, slots), manifest["cycles_per_image"], slots)
+                      unit_counts(unit.w, slots, max(r.pool_params[0] for r in unit.layers)),
+                      manifest["cycles_per_image"], slots)
 
 
 def estimate_accel(artifact, variant: str, rows: int, lanes: int, target: str, *,
