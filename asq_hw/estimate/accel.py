@@ -33,7 +33,7 @@ from pathlib import Path
 
 from asq_hw.config import PEConfig
 from asq_hw.errors import UserError
-from asq_hw.estimate.logic import mux_luts
+from asq_hw.estimate.logic import mux_luts, table_luts
 from asq_hw.estimate.memory import Placement, block_rams, place_all
 
 ACCEL_COEFFICIENTS = Path(__file__).with_name("accel_coefficients.json")
@@ -45,7 +45,7 @@ COMB_READ = ("sequencer_table", "window_offsets")
 
 # Structural counts behind the fitted part (the non-array, non-memory logic), per key.
 FEATURES = {
-    "lut": ("one", "addr", "rom_logic", "wmux", "dist_mux", "bank", "unit_mul"),
+    "lut": ("one", "addr", "wrom", "rom_logic", "wmux", "dist_mux", "bank", "unit_mul"),
     "ff": ("one", "addr", "rom_ff", "bank", "unit_regs"),
     "carry": ("one", "addr", "unit_add"),
 }
@@ -65,6 +65,7 @@ class AccelShape:
     unit: dict | None
     cycles_per_image: int | None
     slots: int = 1
+    rom_words: dict | None = None     # memory name -> its words, where known (weights)
 
 
 def _ubits(n: int) -> int:
@@ -103,8 +104,10 @@ def features(shape: AccelShape, target: str, placed: list[Placement] | None = No
     addr = cfg.lanes * _ubits(depth - 1)
     logic_roms = [p for p in placed if p.where == "logic" and p.kind == "rom"]
     sync = {m["name"] for m in map(with_read_kind, shape.memories) if m["read"] == "sync"}
+    words = shape.rom_words or {}
+    wrom = sum(rom_luts(words[p.name], p.width) for p in logic_roms if p.name in words)
     rom_logic = sum(p.width * (mux_luts(_ubits(p.depth - 1), 4) if p.depth > 1 else 0)
-                    for p in logic_roms)
+                    for p in logic_roms if p.name not in words)
     rom_ff = sum(p.width for p in logic_roms if p.name in sync)
     wmux = (len(plans) - 1) * shape.rows * cfg.lanes * cfg.wbits
     dist_mux = sum((p.mult_a - 1) * p.width * p.read_ports for p in placed
@@ -116,10 +119,19 @@ def features(shape: AccelShape, target: str, placed: list[Placement] | None = No
         unit_mul = sum(a * b for a, b in u["multipliers"])
         unit_add = sum(u["adders"])
         unit_regs = sum(u["registers"])
-    f = {"one": 1.0, "addr": addr, "rom_logic": rom_logic, "wmux": wmux,
+    f = {"one": 1.0, "addr": addr, "wrom": wrom, "rom_logic": rom_logic, "wmux": wmux,
          "dist_mux": dist_mux, "bank": bank, "unit_mul": unit_mul, "rom_ff": rom_ff,
          "unit_regs": unit_regs, "unit_add": unit_add}
     return {k: float(v) for k, v in f.items()}
+
+
+def rom_luts(words: list[int], width: int) -> int:
+    """LUT4s of a ROM of `words` in logic: its columns as truth tables over the address
+    bits (asq_hw.estimate.logic.table_luts; addresses beyond the last word read 0)."""
+    n = _ubits(len(words) - 1) if len(words) > 1 else 0
+    padded = list(words) + [0] * ((1 << n) - len(words))
+    cols = tuple(tuple((w >> b) & 1 for w in padded) for b in range(width))
+    return table_luts(cols, 4)
 
 
 @functools.cache
@@ -166,7 +178,8 @@ def estimate_shape(shape: AccelShape, target: str, coefficients: dict | None = N
     dist_luts = sum(p.luts for p in placed if p.where == "dist")
     fitted = {k: max(0.0, _linear(coefs[k], f)) for k in FEATURES}
     # The fitted part, split by the features it rests on (memory logic vs the rest).
-    mem_lut = sum(coefs["lut"].get(n, 0.0) * f[n] for n in ("rom_logic", "wmux", "dist_mux"))
+    mem_lut = sum(coefs["lut"].get(n, 0.0) * f[n]
+                  for n in ("wrom", "rom_logic", "wmux", "dist_mux"))
     mem_ff = coefs["ff"].get("rom_ff", 0.0) * f["rom_ff"]
     unit_lut = sum(coefs["lut"].get(n, 0.0) * f[n] for n in ("bank", "unit_mul"))
     unit_ff = sum(coefs["ff"].get(n, 0.0) * f[n] for n in ("bank", "unit_regs"))
@@ -226,9 +239,11 @@ def accel_shape(acc, manifest: dict) -> AccelShape:
     """The AccelShape of a constructed `Accelerator` and its manifest."""
     unit = acc.pipe.unit
     slots = len(acc.pipe.core.acc_ports)
+    feeder = acc.pipe.core.feeder
+    words = {f"weights_{p.name}": w for p, w in zip(feeder.plans, feeder.weights, strict=True)}
     return AccelShape(acc.cfg, acc.rows, tuple(acc.pipe.plans), tuple(manifest["memories"]),
                       unit_counts(unit.w, slots, max(r.pool_params[0] for r in unit.layers)),
-                      manifest["cycles_per_image"], slots)
+                      manifest["cycles_per_image"], slots, words)
 
 
 def estimate_accel(artifact, variant: str, rows: int, lanes: int, target: str, *,

@@ -20,17 +20,20 @@ from concurrent.futures import ProcessPoolExecutor
 
 from asq_hw.estimate.accel import ACCEL_COEFFICIENTS, ACCEL_TARGETS
 
-# (network, variant, rows, lanes)
-FIT_DESIGNS = [
-    ("cnn4", "lut", 2, 2), ("cnn4", "lut", 4, 4), ("cnn4", "dual", 4, 4),
-    ("cnn4", "lut", 3, 5), ("cnn4", "lut", 8, 8),
-    ("cnn16", "lut", 4, 4), ("cnn16", "lut", 2, 3), ("cnn16", "dual", 3, 3),
-    ("cnn16", "lut", 4, 8), ("cnn16", "lut", 8, 8), ("cnn16", "dual", 8, 4),
-]
+# (network, variant, rows, lanes) per target; ice40 synthesis is about 4x slower, so fewer.
+FIT_DESIGNS = {
+    "ecp5": [("cnn4", "lut", 2, 2), ("cnn4", "lut", 4, 4), ("cnn4", "dual", 4, 4),
+             ("cnn4", "lut", 3, 5), ("cnn4", "lut", 8, 8),
+             ("cnn16", "lut", 4, 4), ("cnn16", "lut", 2, 3), ("cnn16", "dual", 3, 3),
+             ("cnn16", "lut", 4, 8), ("cnn16", "lut", 8, 8), ("cnn16", "dual", 8, 4)],
+    "ice40": [("cnn4", "lut", 2, 2), ("cnn4", "lut", 4, 4), ("cnn4", "dual", 4, 4),
+              ("cnn4", "lut", 3, 5), ("cnn16", "lut", 4, 4), ("cnn16", "lut", 2, 3),
+              ("cnn16", "dual", 3, 3)],
+}
 HELD_OUT = [("cnn4", "lut", 6, 3), ("cnn16", "lut", 5, 5), ("cnn16", "dual", 4, 6),
             ("cnn4", "dual", 8, 2)]
-# Placed (nextpnr) for the fmax factor: the fit table's designs.
-FMAX_DESIGNS: list[tuple[str, str, int, int, str]] = []
+# Placed (nextpnr) for the fmax factor: the fit table's designs, per target.
+FMAX_DESIGNS = {"ice40": [("cnn4", "lut", 4, 3)], "ecp5": [("cnn16", "lut", 16, 8)]}
 
 
 def measure_one(args: tuple) -> dict:
@@ -54,11 +57,11 @@ def measure_one(args: tuple) -> dict:
             "memories": r["memories"]}
 
 
-def measure_all(designs, nets: dict, targets, jobs: int, fmax=()) -> list[dict]:
+def measure_all(designs: dict, nets: dict, jobs: int, fmax: bool = False) -> list[dict]:
+    """Records of `designs` ({target: [(network, variant, rows, lanes)]})."""
     from asq_hw.estimate.accel_fit import record
 
-    work = [(nets[n], n, v, p, q, t, (n, v, p, q, t) in fmax)
-            for n, v, p, q in designs for t in targets]
+    work = [(nets[n], n, v, p, q, t, fmax) for t, ds in designs.items() for n, v, p, q in ds]
     with ProcessPoolExecutor(max_workers=jobs) as ex:
         done = list(ex.map(measure_one, work))
     return [record(d["shape"], d["target"], d["measured"], d["label"]) for d in done]
@@ -82,7 +85,7 @@ def table_markdown(errors: dict) -> str:
 
 
 def main(argv=None) -> int:
-    from asq_hw.estimate.accel import load_accel_coefficients
+    from asq_hw.estimate.accel import estimate_shape, load_accel_coefficients
     from asq_hw.estimate.accel_fit import accel_errors, fit_accel
     from asq_hw.synth.tools import tool_version
 
@@ -93,26 +96,29 @@ def main(argv=None) -> int:
     p.add_argument("--check", action="store_true")
     a = p.parse_args(argv)
     nets = {"cnn4": a.cnn4, "cnn16": a.cnn16}
-    fit_recs = measure_all(FIT_DESIGNS, nets, ACCEL_TARGETS, a.jobs)
-    held = measure_all(HELD_OUT, nets, ACCEL_TARGETS, a.jobs)
+    fit_recs = measure_all(FIT_DESIGNS, nets, a.jobs)
+    held = measure_all({t: HELD_OUT for t in ACCEL_TARGETS}, nets, a.jobs)
+    placed = measure_all(FMAX_DESIGNS, nets, a.jobs, fmax=True)
     if a.check:
         coefs = load_accel_coefficients()
     else:
         coefs = fit_accel(fit_recs, {
             "command": "python -m asq_hw.estimate.accel_calibrate CNN4 CNN16",
-            "fit": [" ".join(map(str, d)) for d in FIT_DESIGNS],
+            "fit": {t: [" ".join(map(str, d)) for d in ds] for t, ds in FIT_DESIGNS.items()},
             "held_out": [" ".join(map(str, d)) for d in HELD_OUT],
-            "tools": {"yosys": tool_version("yosys")}})
-        old = json.loads(ACCEL_COEFFICIENTS.read_text()) if ACCEL_COEFFICIENTS.exists() else {}
-        for t in ACCEL_TARGETS:      # keep the committed fmax factors (placed designs)
-            if t in old and coefs[t].get("fmax_points", 0) == 0:
-                coefs[t]["fmax_factor"] = old[t].get("fmax_factor", 1.0)
-                coefs[t]["fmax_points"] = old[t].get("fmax_points", 0)
+            "fmax": {t: [" ".join(map(str, d)) for d in ds] for t, ds in FMAX_DESIGNS.items()},
+            "tools": {"yosys": tool_version("yosys")}}, fmax_records=placed)
         ACCEL_COEFFICIENTS.write_text(json.dumps(coefs, indent=1, sort_keys=True) + "\n")
     print("## fitted on\n")
     print(table_markdown(accel_errors(fit_recs, coefs)))
     print("\n## held out\n")
     print(table_markdown(accel_errors(held, coefs)))
+    print("\n## placed (fmax)\n")
+    for r in placed:
+        e = estimate_shape(r["shape"], r["target"], coefs)
+        m = r["measured"]
+        print(f"- {r['label']} on {r['target']}: fmax {m['fmax_mhz']} MHz measured, "
+              f"{e['fmax_mhz']:.1f} estimated")
     return 0
 
 

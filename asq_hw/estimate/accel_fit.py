@@ -40,8 +40,11 @@ def record(shape, target: str, measured: dict, label: str) -> dict:
             "measured": dict(measured), "shape": shape}
 
 
-def fit_accel(records: list[dict], provenance: dict | None = None) -> dict:
-    """{target: {key: {feature: coefficient}, 'fmax_factor': f}} (module docstring)."""
+def fit_accel(records: list[dict], provenance: dict | None = None,
+              fmax_records: list[dict] = ()) -> dict:
+    """{target: {key: {feature: coefficient}, 'fmax_factor': f}} (module docstring);
+    fmax_factor: the median of placed fmax over the array model's fmax, over the records
+    (and `fmax_records`, used for nothing else) that have a measured fmax."""
     out = {}
     for target in sorted({r["target"] for r in records}):
         rs = [r for r in records if r["target"] == target]
@@ -56,7 +59,8 @@ def fit_accel(records: list[dict], provenance: dict | None = None) -> dict:
             c = nonneg_lstsq(x * w[:, None], y * w, free=(names.index("one"),))
             coefs[key] = {n: round(float(v), 6) for n, v in zip(names, c, strict=True)
                           if v != 0.0}
-        ratios = [r["measured"]["fmax_mhz"] / r["array"]["fmax_mhz"] for r in rs
+        ratios = [r["measured"]["fmax_mhz"] / r["array"]["fmax_mhz"]
+                  for r in [*rs, *(f for f in fmax_records if f["target"] == target)]
                   if r["measured"].get("fmax_mhz") and r["array"]["fmax_mhz"]]
         coefs["fmax_factor"] = round(statistics.median(ratios), 4) if ratios else 1.0
         coefs["fmax_points"] = len(ratios)

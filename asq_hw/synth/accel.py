@@ -29,7 +29,7 @@ from pathlib import Path
 
 from asq_hw.designs import RESOURCE_KEYS
 from asq_hw.synth import _design_key, _valid_counts, cache, synthesize
-from asq_hw.synth.tools import DEFAULT_TIMEOUT_S
+from asq_hw.synth.tools import DEFAULT_TIMEOUT_S, SynthError
 from asq_hw.synth.yosys import read_ports, read_stat, run_yosys, synth_script
 
 _MAPPED = re.compile(r"^mapping memory (\S+) via (\S+)$", re.M)
@@ -101,6 +101,36 @@ def counts_with_memories(verilog: str, top: str, target: str, *, use_cache: bool
     return value
 
 
+def _synthesize_placed(text: str, top: str, target: str, fmax: bool, use_cache: bool,
+                       timeout_s: float):
+    """`synthesize` with fmax; a design that nextpnr cannot place on the largest device
+    (e.g. more logic cells than the HX8K has, once LUTs and flip-flops are packed) is a
+    result, not an error: fmax None and the tool's reason in fmax_note (cached as such)."""
+    import dataclasses
+
+    if not fmax:
+        return synthesize(text, top, target, fmax=False, transistors=False,
+                          use_cache=use_cache, timeout_s=timeout_s)
+    key = {**_design_key(text, top), "stage": "pnr-failure", "target": target}
+    failed = cache.load(key, lambda v: isinstance(v, dict) and isinstance(v.get("note"), str)
+                        ) if use_cache else None
+    if failed is None:
+        try:
+            return synthesize(text, top, target, fmax=True, transistors=False,
+                              use_cache=use_cache, timeout_s=timeout_s)
+        except SynthError as exc:
+            lines = [x for x in str(exc).splitlines() if "ERROR" in x] or [str(exc)]
+            failed = {"note": f"place and route failed: {lines[0].strip()}"}
+            if use_cache:
+                try:
+                    cache.store(key, failed)
+                except OSError:
+                    pass
+    r = synthesize(text, top, target, fmax=False, transistors=False, use_cache=use_cache,
+                   timeout_s=timeout_s)
+    return dataclasses.replace(r, fmax_note=failed["note"])
+
+
 def synthesize_accel(artifact, variant: str, rows: int, lanes: int, target: str, *,
                      fmax: bool = True, use_cache: bool = True,
                      timeout_s: float = DEFAULT_TIMEOUT_S) -> dict:
@@ -112,8 +142,7 @@ def synthesize_accel(artifact, variant: str, rows: int, lanes: int, target: str,
     acc, text, man = build_accel(artifact, variant, rows, lanes)
     top = man["top"]
     mem = counts_with_memories(text, top, target, use_cache=use_cache, timeout_s=timeout_s)
-    r = synthesize(text, top, target, fmax=fmax, transistors=False, use_cache=use_cache,
-                   timeout_s=timeout_s)
+    r = _synthesize_placed(text, top, target, fmax, use_cache, timeout_s)
     atext, aman = generate_array(acc.cfg, rows)
     arr = synthesize(atext, aman["top"], target, fmax=False, transistors=False,
                      use_cache=use_cache, timeout_s=timeout_s)
