@@ -30,7 +30,8 @@ from asq_hw.toolchain import SIMULATORS
 
 
 def register(sub, help: str) -> None:
-    add_design_command(sub, "sim", help, __doc__, (_register_pe, _register_model),
+    add_design_command(sub, "sim", help, __doc__, (_register_pe, _register_model,
+                                                            _register_accel),
                        metavar="TARGET")
 
 
@@ -260,3 +261,8 @@ def run_model(args) -> int:
           f"in {r.wall_s:.1f} s; clock loop {stream:.1f} s, "
           f"{r.cycles / stream / 1e3 if stream else 0:.1f} k cycles/s)")
     return 0 if r.ok else 1
+
+
+def _register_accel(targets) -> None:
+    from asq_hw.commands.accel import register_sim
+    register_sim(targets)

@@ -62,7 +62,7 @@ def pe_config(args) -> PEConfig:
 
 def register(sub, help: str) -> None:
     add_design_command(sub, "verilog", help, __doc__,
-                       (_register_pe, _register_array), metavar="TARGET")
+                       (_register_pe, _register_array, _register_accel), metavar="TARGET")
 
 
 def _register_pe(targets) -> None:
@@ -115,3 +115,8 @@ def run_array(args) -> int:
           f"{cfg.variant}, latency {man['latency']} cycles, acc_bits {cfg.acc_bits}"
           f"{' (wraps past max_len)' if cfg.wraps else ''}")
     return 0
+
+
+def _register_accel(targets) -> None:
+    from asq_hw.commands.accel import register_verilog
+    register_verilog(targets)

@@ -33,3 +33,70 @@ def generate_core(core: LayerCore) -> tuple[str, dict]:
     """(Verilog text, manifest) of `core`."""
     text = verilog.convert(core, name=core.top, emit_src=False)
     return text, core_manifest(core)
+
+
+# ---------------------------------------------------------------------------------------
+# The whole accelerator (hw/accel/top.py).
+
+def feeder_memories(acc) -> list[dict]:
+    """The layer half's memories: per-layer weight ROMs, the ping-pong buffers (one read
+    port per lane), the sequencer table and the window-offset ROM."""
+    from hw.accel.plan import buffer_depths
+    from hw.accel.table import Widths, entry_layout, lane_layout
+
+    plans, cfg = acc.pipe.plans, acc.cfg
+    w = Widths.of(plans)
+    mems = [{"name": f"weights_{p.name}", "depth": p.weight_depth,
+             "width": acc.rows * cfg.lanes * cfg.wbits, "kind": "rom", "read_ports": 1}
+            for p in plans]
+    mems += [{"name": f"act_buffer{b}", "depth": d, "width": cfg.abits, "kind": "ram",
+              "read_ports": cfg.lanes} for b, d in enumerate(buffer_depths(plans))]
+    mems += unit_memories(acc)
+    mems.append({"name": "sequencer_table", "depth": len(plans),
+                 "width": entry_layout(w).size, "kind": "rom", "read_ports": 1})
+    mems.append({"name": "window_offsets", "depth": sum(p.beats_per_dot for p in plans),
+                 "width": lane_layout(w).size * cfg.lanes, "kind": "rom", "read_ports": 1})
+    return mems
+
+
+def unit_memories(acc) -> list[dict]:
+    """The requantization unit's memories (hw/accel/requant.py): its ROMs and RAMs."""
+    roms = ("rq_scale", "rq_adapter_weights", "rq_adapter_bias")
+    return [{"name": name, "depth": depth, "width": width,
+             "kind": "rom" if name in roms else "ram", "read_ports": 1}
+            for name, depth, width in acc.pipe.unit.memories()]
+
+
+def accel_manifest(acc) -> dict:
+    """The manifest of an `Accelerator` (docs/accel.md, "Manifest"): top, ports with roles,
+    the input and output stream formats, the exact cycles per image and the memories."""
+    art = acc.artifact
+    ports = port_list(acc)
+    return {
+        "top": acc.top,
+        "dataset": art.dataset,
+        "rows": acc.rows, "lanes": acc.lanes, "variant": acc.variant,
+        "config": acc.cfg.to_dict(),
+        "ports": ports,
+        "input": {"shape": list(acc.in_shape), "order": "chw", "bits": acc.in_bits,
+                  "signed": acc.in_signed, "per_beat": 1, "beats": acc.in_elements,
+                  "last": "in_last on the image's last beat",
+                  "packing": "element e of a beat at data bits [e*bits, (e+1)*bits), "
+                             "two's complement when signed"},
+        "output": {"classes": acc.classes, "bits": acc.logit_bits, "signed": True,
+                   "per_beat": 1, "beats": acc.classes,
+                   "logit_shift": acc.logit_shift,
+                   "last": "out_last on the image's last beat",
+                   "meaning": "integer logits; real logit = value * 2**-logit_shift; the "
+                              "prediction is the first largest"},
+        "cycles_per_image": acc.cycles_per_image,
+        "layers": [{"name": p.name, "cycles": acc.layer_cycles(i)}
+                   for i, p in enumerate(acc.pipe.plans)],
+        "memories": feeder_memories(acc),
+    }
+
+
+def generate_accel(acc) -> tuple[str, dict]:
+    """(Verilog text, manifest) of an `Accelerator`."""
+    text = verilog.convert(acc, name=acc.top, emit_src=False)
+    return text, accel_manifest(acc)

@@ -1,0 +1,59 @@
+"""Verified MACs per second: the whole digits CNN on the 8x8 accelerator (hw/accel/top.py)
+under Verilator, every logit checked against golden, against the array co-simulation in the
+same run.
+
+Both runs take the same IMAGES test images of the default digits CNN (W4A4 POST, lut; the
+one rtl_array trains). MACs are the network's multiply-accumulates per image times the
+images verified, per wall second of the whole run: build (cached, its time excluded and
+printed), golden reference, job, the simulator, decoding and comparison included.
+- accelerator: sim.accelsim.run_accel, the bench touches only the two streams (the first
+  two images clean, the rest with random input gaps and output back-pressure);
+- baseline, array co-simulation: sim.netrun.run_network, Python drives every beat of every
+  layer into the 8x8 array and the host requantizes between layers.
+"""
+
+from __future__ import annotations
+
+import time
+
+from asq_hw.bench.rtl_array import LANES, ROWS, artifact_dir
+
+IMAGES = 120
+
+
+def main() -> None:
+    from asq_hw.artifact import load_artifact
+    from asq_hw.data import load_dataset
+    from asq_hw.toolchain import have_simulator
+    from sim.accelsim import build_accel, run_accel
+    from sim.netrun import run_network
+
+    print(f"RTL accelerator {ROWS}x{LANES} under Verilator, digits CNN W4A4 lut, every logit "
+          "checked against golden:")
+    if not have_simulator("verilator"):
+        print("  verilator not installed, skipped")
+        return
+    art = load_artifact(artifact_dir())
+    x = load_dataset("digits").x_test[:IMAGES].numpy()
+    t0 = time.perf_counter()
+    build_accel(art, ROWS, LANES, "lut", "verilator")
+    t_build = time.perf_counter() - t0
+    r = run_accel(art, x, ROWS, LANES, "lut", "verilator")
+    if not r.ok:
+        raise RuntimeError(f"accelerator: {r.mismatches} logit mismatches, {r.cycle_errors} "
+                           "cycle errors in the benchmark run")
+    a = run_network(art, x, ROWS, LANES, "lut", "verilator")
+    if not a.ok:
+        raise RuntimeError(f"array: {a.mismatches} accumulator mismatches")
+    acc_rate = r.verified_macs_per_s
+    arr_rate = a.verified_macs / a.wall_s
+    print(f"  accelerator        {acc_rate / 1e6:7.2f} M MAC/s  ({r.images} images x "
+          f"{r.macs_per_image} MACs in {r.wall_s:.1f} s, simulator {r.sim_s:.1f} s, "
+          f"{r.cycles_per_image} cycles/image; build {t_build:.1f} s before)")
+    print(f"  array co-sim       {arr_rate / 1e6:7.2f} M MAC/s  ({a.verified_macs} MACs in "
+          f"{a.wall_s:.1f} s)")
+    print(f"  ratio accelerator / array co-simulation: {acc_rate / arr_rate:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,270 @@
+"""The whole accelerator (hw/accel/top.py) in an HDL simulator, checked against golden.
+
+    r = run_accel(artifact, images, rows, lanes, variant)     # an AccelRun
+
+Golden (golden.network.GoldenNetwork, the array's frac_bits) gives each image's input codes
+and integer logits; the design's Verilog is built once per simulator (sim/runner.py) and
+the cocotb bench sim/tb_stream.py streams the images through it in one simulator process,
+touching only the two streams. Every logit is compared; the first `clean` images run with
+input back to back and out_ready high, so their cycles must equal the manifest's
+`cycles_per_image`; the rest get random input gaps and output back-pressure (`seed`). On a
+mismatch the first mismatching image runs again with the probe ports recorded, and the
+first layer whose written codes differ from golden's is named.
+
+`run_sharded` splits the images into slices run in parallel (local processes or a Dask
+cluster, asq_hw.parallel.pmap) and merges them in image order.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import shutil
+import time
+
+import numpy as np
+
+from sim import runner
+from sim.tb_stream import JOB_ENV
+
+RESULT_NAME = "stream_result.json"
+ROLES = ("clk", "rst", "in_valid", "in_ready", "in_data", "in_last", "out_valid",
+         "out_ready", "out_data", "out_last")
+
+
+@dataclasses.dataclass
+class AccelRun:
+    """What a run measured. logits / want (B, K) int64: the design's and golden's; preds
+    likewise; cycles (B,): each image's measured cycles (module docstring); clean: which
+    images ran clean; macs_per_image: the network's multiply-accumulates; wall_s: the run
+    from golden's reference to the last comparison (simulator start and stop included);
+    build_s: generating and compiling the design before it (cached builds are reused);
+    sim_s: the simulator process."""
+
+    rows: int
+    lanes: int
+    variant: str
+    sim: str
+    manifest: dict
+    logits: np.ndarray
+    want: np.ndarray
+    preds: np.ndarray
+    want_preds: np.ndarray
+    cycles: np.ndarray
+    clean: np.ndarray
+    macs_per_image: int
+    wall_s: float
+    sim_s: float
+    build_s: float = 0.0
+    framing_errors: int = 0
+    last_errors: int = 0
+    first_bad_layer: str | None = None
+    first_bad_image: int | None = None
+    errors: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def images(self) -> int:
+        return int(self.want.shape[0])
+
+    @property
+    def logits_checked(self) -> int:
+        return int(self.want.size)
+
+    @property
+    def mismatches(self) -> int:
+        return int(np.sum(self.logits != self.want))
+
+    @property
+    def prediction_mismatches(self) -> int:
+        return int(np.sum(self.preds != self.want_preds))
+
+    @property
+    def cycles_per_image(self) -> int:
+        return int(self.manifest["cycles_per_image"])
+
+    @property
+    def cycle_errors(self) -> int:
+        """Clean images whose measured cycles differ from the manifest's."""
+        return int(np.sum(self.cycles[self.clean] != self.cycles_per_image))
+
+    @property
+    def verified_macs_per_s(self) -> float:
+        return self.images * self.macs_per_image / self.wall_s if self.wall_s else 0.0
+
+    @property
+    def ok(self) -> bool:
+        return (self.mismatches == 0 and self.cycle_errors == 0 and not self.errors
+                and self.framing_errors == 0 and self.last_errors == 0)
+
+    def report(self) -> dict:
+        """The `asq-hw sim accel --json` object."""
+        return {"images": self.images, "logits_checked": self.logits_checked,
+                "mismatches": self.mismatches,
+                "prediction_mismatches": self.prediction_mismatches,
+                "cycles": int(self.cycles.sum()), "cycles_per_image": self.cycles_per_image,
+                "measured_cycles_per_image": sorted({int(c) for c in self.cycles[self.clean]}),
+                "cycle_errors": self.cycle_errors,
+                "verified_macs_per_s": self.verified_macs_per_s, "wall_s": self.wall_s,
+                "build_s": self.build_s,
+                "sim_s": self.sim_s, "macs_per_image": self.macs_per_image,
+                "clean_images": int(self.clean.sum()), "rows": self.rows,
+                "lanes": self.lanes, "variant": self.variant, "sim": self.sim,
+                "first_bad_layer": self.first_bad_layer,
+                "first_bad_image": self.first_bad_image,
+                "last_errors": self.last_errors, "framing_errors": self.framing_errors,
+                "errors": self.errors, "ok": self.ok}
+
+
+def _signed(v: int, bits: int) -> int:
+    return v - (1 << bits) if v >> (bits - 1) else v
+
+
+def input_beats(codes: np.ndarray, bits: int) -> list[list[int]]:
+    """Each image's input beats (the manifest's packing, one code per beat): (B, ...) codes
+    -> B lists of bit patterns in (c, h, w) order."""
+    flat = np.asarray(codes, dtype=np.int64).reshape(codes.shape[0], -1)
+    return (flat & ((1 << bits) - 1)).tolist()
+
+
+def _simulate(b, images: list[list[int]], modes: list[str], out_beats: int, seed: int,
+              probe: list[int] = ()) -> dict:
+    ports = {p["role"]: p["name"] for p in b.manifest["ports"]}
+    run_dir = runner.run_dir_of(b)
+    result = run_dir / RESULT_NAME
+    result.unlink(missing_ok=True)
+    job = run_dir / "stream_job.json"
+    job.write_text(json.dumps({
+        "ports": ports, "images": images, "modes": modes, "out_beats": out_beats,
+        "max_cycles": 4 * int(b.manifest["cycles_per_image"]) + 1000,
+        "seed": seed, "gap_p": 0.3, "max_gap": 3, "stall_p": 0.3, "probe": list(probe),
+        "result": str(result)}), encoding="utf-8")
+    log = runner.run_bench_module(b, "sim.tb_stream", JOB_ENV, job, run_dir)
+    try:
+        got = json.loads(result.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise runner.SimulationError(f"{b.sim} run of {b.manifest['top']} did not finish; "
+                                     f"see {log}:\n{runner.log_tail(log)}") from None
+    if not b.waves:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    return got
+
+
+def build_accel(artifact, rows: int, lanes: int, variant: str, sim: str | None = None,
+                build_root=None, waves: bool | None = None):
+    """(Accelerator with probes, runner.Build of its Verilog)."""
+    from asq_hw.mapper import array_config
+    from hw.accel.gen import generate_accel
+    from hw.accel.top import Accelerator
+
+    acc = Accelerator(artifact, array_config(artifact, variant, lanes), rows, probe=True)
+    b = runner.build(acc.cfg, sim, kind="accel", root=build_root, waves=waves,
+                     design=generate_accel(acc))
+    return acc, b
+
+
+def first_bad_layer(acc, net, image: np.ndarray, probe: list) -> str:
+    """The first layer whose written codes (probe records [layer, addr, code]) differ from
+    golden's for `image` (1, C, H, W), or the last layer's name (its logits differ)."""
+    res = net.run(image, trace=True)
+    mask = (1 << acc.cfg.abits) - 1
+    rec = np.asarray(probe, dtype=np.int64).reshape(-1, 3)
+    for i, r in enumerate(res.records[:-1]):
+        want = np.asarray(r.next_x).reshape(-1) & mask
+        mine = rec[rec[:, 0] == i]
+        got = np.full(want.shape, -1, dtype=np.int64)
+        got[mine[:, 1]] = mine[:, 2]
+        if mine.shape[0] != want.size or not np.array_equal(got, want):
+            return r.name
+    return res.records[-1].name
+
+
+def run_accel(artifact, images: np.ndarray, rows: int, lanes: int, variant: str = "lut",
+              sim: str | None = None, *, clean: int = 2, seed: int = 0, build_root=None,
+              waves: bool | None = None) -> AccelRun:
+    """The images (B, C, H, W) float32 through the accelerator (module docstring): the
+    first `clean` images clean, the rest rough."""
+    from golden.network import GoldenNetwork
+
+    t_build = time.perf_counter()
+    images = np.asarray(images, dtype=np.float32)
+    acc, b = build_accel(artifact, rows, lanes, variant, sim, build_root, waves)
+    t0 = time.perf_counter()
+    net = GoldenNetwork(artifact, variant, acc.cfg.frac_bits)
+    gold = net.run(images)
+    codes = net.quantize_input(images)
+    n = images.shape[0]
+    modes = ["clean" if i < clean else "rough" for i in range(n)]
+    t1 = time.perf_counter()
+    got = _simulate(b, input_beats(codes, acc.in_bits), modes, acc.classes, seed)
+    sim_s = time.perf_counter() - t1
+    bits = acc.logit_bits
+    logits = np.array([[_signed(v, bits) for v in r["out"]] for r in got["images"]],
+                      dtype=np.int64).reshape(n, acc.classes)
+    lasts_ok = [r["lasts"] == [0] * (acc.classes - 1) + [1] for r in got["images"]]
+    run = AccelRun(rows, lanes, variant, b.sim, b.manifest, logits, gold.logits_int,
+                   np.argmax(logits, axis=1), gold.preds,
+                   np.array([r["cycles"] for r in got["images"]], dtype=np.int64),
+                   np.array([m == "clean" for m in modes]),
+                   sum(p.outputs * p.positions * p.fan_in for p in acc.pipe.plans),
+                   0.0, sim_s, framing_errors=got["status_framing"],
+                   last_errors=lasts_ok.count(False))
+    bad = np.flatnonzero(np.any(logits != gold.logits_int, axis=1))
+    if bad.size:
+        i = int(bad[0])
+        probe = _simulate(b, input_beats(codes[i:i + 1], acc.in_bits), ["clean"],
+                          acc.classes, seed, probe=[0])["images"][0]["probe"]
+        run.first_bad_image = i
+        run.first_bad_layer = first_bad_layer(acc, net, images[i:i + 1], probe)
+    run.wall_s = time.perf_counter() - t0
+    run.build_s = t0 - t_build
+    return run
+
+
+def _shard(item: tuple[dict, np.ndarray]) -> AccelRun:
+    kwargs, images = item
+    return run_accel(images=images, **kwargs)
+
+
+def merge(parts: list[AccelRun], starts: list[int], wall_s: float) -> AccelRun:
+    """One AccelRun from shards' (image order); the first bad image is the whole run's."""
+    first = parts[0]
+    cat = functools.partial(np.concatenate, axis=0)
+    out = dataclasses.replace(
+        first, logits=cat([p.logits for p in parts]), want=cat([p.want for p in parts]),
+        preds=cat([p.preds for p in parts]), want_preds=cat([p.want_preds for p in parts]),
+        cycles=cat([p.cycles for p in parts]), clean=cat([p.clean for p in parts]),
+        wall_s=wall_s, sim_s=sum(p.sim_s for p in parts),
+        build_s=max(p.build_s for p in parts),
+        framing_errors=sum(p.framing_errors for p in parts),
+        last_errors=sum(p.last_errors for p in parts),
+        errors=[e for p in parts for e in p.errors], first_bad_layer=None,
+        first_bad_image=None)
+    for p, s in zip(parts, starts, strict=True):
+        if p.first_bad_image is not None:
+            out.first_bad_image, out.first_bad_layer = s + p.first_bad_image, p.first_bad_layer
+            break
+    return out
+
+
+def run_sharded(artifact, images: np.ndarray, rows: int, lanes: int, variant: str = "lut",
+                sim: str | None = None, *, shards: int = 2, jobs: int = 1, executor=None,
+                clean: int = 2, seed: int = 0, build_root=None, tally=None) -> AccelRun:
+    """`run_accel` over `shards` slices of the images in `jobs` processes or on `executor`
+    (each worker builds in its own build root); shard k's first `clean` images run clean
+    and its seed is seed + k."""
+    from asq_hw.parallel import pmap
+    from sim.shards import shard_bounds
+
+    images = np.asarray(images, dtype=np.float32)
+    bounds = shard_bounds(images.shape[0], shards)
+    if tally is not None:
+        tally.total = len(bounds)
+    t0 = time.perf_counter()
+    items = [({"artifact": artifact, "rows": rows, "lanes": lanes, "variant": variant,
+               "sim": sim, "clean": clean, "seed": seed + k,
+               "build_root": None if executor is not None else build_root}, images[a:b])
+             for k, (a, b) in enumerate(bounds)]
+    # spawn: see sim/shards.py (numba's threading layer in a forked child).
+    parts = pmap(_shard, items, jobs, executor=executor, tally=tally, start="spawn")
+    return merge(parts, [a for a, _ in bounds], time.perf_counter() - t0)
