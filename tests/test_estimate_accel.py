@@ -103,9 +103,11 @@ def test_estimate_accel_keys_and_exact_cycles(capsys):
                        "--lanes", "4", "--target", "ice40", "--clock-mhz", "50", "--json")
     d = json.loads(out)
     assert code == 0 and list(d)[:len(KEYS)] == list(KEYS)
-    cycles = top.Accelerator(art, "lut", 4, 4).cycles_per_image
-    assert d["cycles_per_image"] == cycles
-    assert d["images_per_s"] == pytest.approx(50e6 / cycles)
+    from asq_hw.mapper import array_config
+    acc = top.Accelerator(art, array_config(art, "lut", 4), 4)
+    assert d["cycles_per_image"] == acc.cycles_per_image
+    assert d["interval"] == acc.interval
+    assert d["images_per_s"] == pytest.approx(50e6 / acc.interval)
     b = d["breakdown"]
     assert set(b) == {"array", "memories", "requant_adapter", "control"}
     assert sum(x["bram"] for x in b.values()) == d["bram"]

@@ -261,7 +261,7 @@ def format_accel(r: dict, how: str) -> str:
     images/s, then the breakdown and where the memories went."""
     from asq_hw.designs import RESOURCE_KEYS as KEYS
     lines = [f"asq_accel {r['rows']}x{r['lanes']} {r['variant']} on {r['target']} ({how}):"]
-    for k in (*KEYS, "cycles_per_image", "images_per_s"):
+    for k in (*KEYS, "cycles_per_image", "interval", "images_per_s"):
         v = r[k]
         shown = "-" if v is None else (f"{v:.2f}" if isinstance(v, float) else str(v))
         lines.append(f"  {k:16s} {shown:>12s}")

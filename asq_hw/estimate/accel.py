@@ -18,9 +18,10 @@ The model is a sum of blocks:
   provenance in accel_coefficients.json).
 
 cycles_per_image is the design's own cycle model (`Accelerator.cycles_per_image`, exact:
-the accelerator is constructed, never elaborated; nothing here loads torch). fmax is the
-array model's fmax times a per-target factor fitted on placed accelerators; images/s is
-fmax (or --clock-mhz) over cycles_per_image.
+the accelerator is constructed, never elaborated; nothing here loads torch), and so is the
+interval between images sent back to back (`Accelerator.interval`). fmax is the array
+model's fmax times a per-target factor fitted on placed accelerators; images/s is fmax (or
+--clock-mhz) over the interval.
 """
 
 from __future__ import annotations
@@ -250,18 +251,21 @@ def estimate_accel(artifact, variant: str, rows: int, lanes: int, target: str, *
                    clock_mhz: float | None = None, coefficients: dict | None = None) -> dict:
     """The estimate of the accelerator of `artifact` on a rows x lanes array (module
     docstring); images_per_s at clock_mhz, or at the estimated fmax when None."""
+    from asq_hw.mapper import array_config
     from hw.accel.gen import accel_manifest
     from hw.accel.top import Accelerator
 
-    acc = Accelerator(artifact, variant, rows, lanes)
+    acc = Accelerator(artifact, array_config(artifact, variant, lanes), rows)
     shape = accel_shape(acc, accel_manifest(acc))
     r = estimate_shape(shape, target, coefficients)
     clock = clock_mhz if clock_mhz is not None else r["fmax_mhz"]
+    interval = acc.interval
     return {**{k: r[k] for k in ("lut", "ff", "carry", "dsp", "bram", "fmax_mhz",
                                  "transistors")},
             "cycles_per_image": r["cycles_per_image"],
+            "interval": interval,
             "clock_mhz": clock,
-            "images_per_s": None if clock is None else clock * 1e6 / r["cycles_per_image"],
+            "images_per_s": None if clock is None else clock * 1e6 / interval,
             "breakdown": r["breakdown"], "memories": r["memories"],
             "target": target, "rows": rows, "lanes": lanes, "variant": variant,
             "config": acc.cfg.to_dict()}

@@ -27,13 +27,13 @@ FIT_DESIGNS = {
              ("cnn16", "lut", 4, 4), ("cnn16", "lut", 2, 3), ("cnn16", "dual", 3, 3),
              ("cnn16", "lut", 4, 8), ("cnn16", "lut", 8, 8), ("cnn16", "dual", 8, 4)],
     "ice40": [("cnn4", "lut", 2, 2), ("cnn4", "lut", 4, 4), ("cnn4", "dual", 4, 4),
-              ("cnn4", "lut", 3, 5), ("cnn16", "lut", 4, 4), ("cnn16", "lut", 2, 3),
-              ("cnn16", "dual", 3, 3)],
+              ("cnn16", "lut", 4, 4), ("cnn16", "dual", 3, 3), ("cnn4", "lut", 3, 5)],
 }
-HELD_OUT = [("cnn4", "lut", 6, 3), ("cnn16", "lut", 5, 5), ("cnn16", "dual", 4, 6),
-            ("cnn4", "dual", 8, 2)]
+HELD_OUT = {"ecp5": [("cnn4", "lut", 6, 3), ("cnn16", "lut", 5, 5), ("cnn16", "dual", 4, 6),
+                     ("cnn4", "dual", 8, 2)],
+            "ice40": [("cnn4", "lut", 6, 3), ("cnn16", "lut", 5, 5), ("cnn4", "dual", 8, 2)]}
 # Placed (nextpnr) for the fmax factor: the fit table's designs, per target.
-FMAX_DESIGNS = {"ice40": [("cnn4", "lut", 4, 3)], "ecp5": [("cnn16", "lut", 16, 8)]}
+FMAX_DESIGNS = {"ice40": [("cnn4", "lut", 2, 2)], "ecp5": [("cnn16", "lut", 16, 8)]}
 
 
 def measure_one(args: tuple) -> dict:
@@ -97,7 +97,7 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     nets = {"cnn4": a.cnn4, "cnn16": a.cnn16}
     fit_recs = measure_all(FIT_DESIGNS, nets, a.jobs)
-    held = measure_all({t: HELD_OUT for t in ACCEL_TARGETS}, nets, a.jobs)
+    held = measure_all(HELD_OUT, nets, a.jobs)
     placed = measure_all(FMAX_DESIGNS, nets, a.jobs, fmax=True)
     if a.check:
         coefs = load_accel_coefficients()
@@ -105,7 +105,7 @@ def main(argv=None) -> int:
         coefs = fit_accel(fit_recs, {
             "command": "python -m asq_hw.estimate.accel_calibrate CNN4 CNN16",
             "fit": {t: [" ".join(map(str, d)) for d in ds] for t, ds in FIT_DESIGNS.items()},
-            "held_out": [" ".join(map(str, d)) for d in HELD_OUT],
+            "held_out": {t: [" ".join(map(str, d)) for d in ds] for t, ds in HELD_OUT.items()},
             "fmax": {t: [" ".join(map(str, d)) for d in ds] for t, ds in FMAX_DESIGNS.items()},
             "tools": {"yosys": tool_version("yosys")}}, fmax_records=placed)
         ACCEL_COEFFICIENTS.write_text(json.dumps(coefs, indent=1, sort_keys=True) + "\n")

@@ -16,8 +16,10 @@ the three-pin I/O wrapper; both cached), with two accelerator specifics:
 `breakdown` is measured as far as synthesis can tell blocks apart in a flattened netlist:
 `array` is the P x Q PostArray of the same configuration synthesised alone (cached); `rest`
 is the whole accelerator minus that (memories in logic, requantization and adapter unit,
-address generation, sequencer). images_per_s = fmax / cycles_per_image, the image's whole
-time from its first input beat to its last logit (Accelerator.cycles_per_image, exact).
+address generation, sequencer). cycles_per_image is an image's latency from its first
+input beat to its last logit, `interval` the edges between the first beats of images sent
+back to back (both exact: Accelerator.cycles_per_image, .interval); images_per_s = fmax /
+interval, everything counted (input, every layer, the logits).
 """
 
 from __future__ import annotations
@@ -41,10 +43,11 @@ _INFERRED = "$auto$proc_rom"
 
 def build_accel(artifact, variant: str, rows: int, lanes: int):
     """The `Accelerator` (not elaborated) and its (Verilog text, manifest)."""
+    from asq_hw.mapper import array_config
     from hw.accel.gen import generate_accel
     from hw.accel.top import Accelerator
 
-    acc = Accelerator(artifact, variant, rows, lanes)
+    acc = Accelerator(artifact, array_config(artifact, variant, lanes), rows)
     text, manifest = generate_accel(acc)
     return acc, text, manifest
 
@@ -147,13 +150,14 @@ def synthesize_accel(artifact, variant: str, rows: int, lanes: int, target: str,
     arr = synthesize(atext, aman["top"], target, fmax=False, transistors=False,
                      use_cache=use_cache, timeout_s=timeout_s)
     d = r.to_dict()
-    cycles = man["cycles_per_image"]
+    cycles, interval = man["cycles_per_image"], acc.interval
     fm = d["fmax_mhz"]
     keys = [k for k in RESOURCE_KEYS if k not in ("fmax_mhz", "transistors")]
     return {
         **{k: d[k] for k in RESOURCE_KEYS},
         "cycles_per_image": cycles,
-        "images_per_s": None if fm is None else fm * 1e6 / cycles,
+        "interval": interval,
+        "images_per_s": None if fm is None else fm * 1e6 / interval,
         "breakdown": {"array": {k: getattr(arr, k) for k in keys},
                       "rest": {k: d[k] - getattr(arr, k) for k in keys}},
         "memories": mem["memories"],
