@@ -33,7 +33,7 @@ HELD_OUT = {"ecp5": [("cnn4", "lut", 6, 3), ("cnn16", "lut", 5, 5), ("cnn16", "d
                      ("cnn4", "dual", 8, 2)],
             "ice40": [("cnn4", "lut", 6, 3), ("cnn16", "lut", 5, 5), ("cnn4", "dual", 8, 2)]}
 # Placed (nextpnr) for the fmax factor: the fit table's designs, per target.
-FMAX_DESIGNS = {"ice40": [("cnn4", "lut", 2, 2)], "ecp5": [("cnn16", "lut", 16, 8)]}
+FMAX_DESIGNS = {"ice40": [("cnn4", "lut", 2, 2)], "ecp5": [("cnn16", "lut", 8, 8)]}
 
 
 def measure_one(args: tuple) -> dict:
