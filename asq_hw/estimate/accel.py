@@ -47,7 +47,7 @@ COMB_READ = ("sequencer_table", "window_offsets")
 # Structural counts behind the fitted part (the non-array, non-memory logic), per key.
 FEATURES = {
     "lut": ("one", "addr", "wrom", "rom_logic", "wmux", "dist_mux", "bank", "unit_mul"),
-    "ff": ("one", "addr", "rom_ff", "bank", "unit_regs"),
+    "ff": ("one", "addr", "rom_ff", "bank"),
     "carry": ("one", "addr", "unit_add"),
 }
 
