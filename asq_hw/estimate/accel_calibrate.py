@@ -18,7 +18,7 @@ import json
 import sys
 from concurrent.futures import ProcessPoolExecutor
 
-from asq_hw.estimate.accel import ACCEL_COEFFICIENTS, ACCEL_TARGETS
+from asq_hw.estimate.accel import ACCEL_COEFFICIENTS
 
 # (network, variant, rows, lanes) per target; ice40 synthesis is about 4x slower, so fewer.
 FIT_DESIGNS = {
