@@ -23,7 +23,7 @@ from asq_hw.commands.verilog import add_design_command, add_kind_arg, add_pe_arg
 def register(sub, help: str) -> None:
     add_design_command(sub, "estimate", help, __doc__,
                        (_register_pe, _register_array, _register_model,
-                        _register_workload))
+                        _register_workload, _register_accel))
 
 
 def _add_target(p) -> None:
@@ -241,4 +241,38 @@ def run_workload(args) -> int:
     print(f"memory: weights {r['weight_bits']:,d} bit as streamed ({r['weight_bits_raw']:,d} "
           f"bit of codes), activations {r['activation_bits']:,d} bit (largest live "
           f"buffers); block RAMs (weights + activations): {brams}")
+    return 0
+
+
+def _register_accel(targets) -> None:
+    from asq_hw.commands.synth import add_accel_args
+    p = targets.add_parser(
+        "accel", help="the whole accelerator of a trained network",
+        description="Estimate the whole accelerator of an artifact (asq_hw/estimate/accel.py): "
+                    "the keys of `asq-hw synth accel` from the calibrated array model, the "
+                    "memory placement rule and the fitted unit and control terms; "
+                    "cycles_per_image exact; images/s at --clock-mhz or the estimated fmax.")
+    add_accel_args(p, "it is calibrated for")
+    p.add_argument("--clock-mhz", type=float, default=None,
+                   help="clock for images/s (default: the estimated fmax)")
+    p.set_defaults(func=run_accel)
+
+
+def run_accel(args) -> int:
+    from asq_hw.commands.synth import accel_inputs, format_accel
+    from asq_hw.errors import UserError
+    from asq_hw.estimate.accel import estimate_accel
+    from asq_hw.estimate.network import CLOCK_MHZ_RANGE
+
+    if args.clock_mhz is not None and not (
+            CLOCK_MHZ_RANGE[0] <= args.clock_mhz <= CLOCK_MHZ_RANGE[1]):
+        raise UserError(f"clock-mhz must be from {CLOCK_MHZ_RANGE[0]:g} to "
+                        f"{CLOCK_MHZ_RANGE[1]:g}, not {args.clock_mhz:g}")
+    art = accel_inputs(args)
+    r = estimate_accel(art, args.variant, args.rows, args.lanes, args.target,
+                       clock_mhz=args.clock_mhz)
+    if args.json:
+        print(json.dumps(r, allow_nan=False))
+        return 0
+    print(format_accel(r, "estimate"))
     return 0

@@ -27,7 +27,8 @@ ARRAY_BEATS = 1000
 
 
 def register(sub, help: str) -> None:
-    add_design_command(sub, "synth", help, __doc__, (_register_pe, _register_array))
+    add_design_command(sub, "synth", help, __doc__,
+                       (_register_pe, _register_array, _register_accel))
 
 
 def _add_synth_args(p) -> None:
@@ -197,4 +198,85 @@ def format_asic(r, label: str) -> str:
     times = ", ".join(f"{k} {v:.1f} s" for k, v in r.seconds.items())
     lines.append(f"run times: {times}" + (f" (cached: {', '.join(r.cached)})" if r.cached
                                           else ""))
+    return "\n".join(lines)
+
+
+# -- the whole accelerator (hw/accel/top.py) ---------------------------------------------
+
+ACCEL_TARGETS = ("ice40", "ecp5")
+
+
+def add_accel_args(p, what: str) -> None:
+    """The flags `synth accel` and `estimate accel` share."""
+    from asq_hw.config import VARIANTS
+    p.add_argument("dir", help="artifact folder (asq-hw train --out DIR)")
+    p.add_argument("--rows", type=int, required=True, help="array rows P")
+    p.add_argument("--lanes", type=int, required=True, help="array lanes Q")
+    p.add_argument("--variant", default="lut", action=Choice, allowed=VARIANTS, quoted=True,
+                   help="POST MAC variant (default lut)")
+    p.add_argument("--target", required=True, action=Choice, allowed=ACCEL_TARGETS,
+                   help=f"ice40 (HX8K) or ecp5 (LFE5U): the FPGAs {what}")
+    p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+
+
+def accel_inputs(args):
+    """The artifact of DIR, after checking --rows and --lanes (UserError, one line)."""
+    from asq_hw.artifact import load_artifact
+    from asq_hw.commands.args import check_int
+    from asq_hw.config import LANES_RANGE
+    check_rows(args.rows)
+    check_int("lanes", args.lanes, *LANES_RANGE)
+    return load_artifact(args.dir)
+
+
+def _register_accel(targets) -> None:
+    p = targets.add_parser(
+        "accel", help="the whole accelerator of a trained network",
+        description="Synthesise and place the whole accelerator of an artifact (hw/accel, "
+                    "top asq_accel): lut, ff, carry, dsp, bram, fmax_mhz, transistors "
+                    "(not counted for the accelerator: null), cycles_per_image (exact), "
+                    "images_per_s at fmax, the memories Yosys put in block RAM or logic, and "
+                    "the area split into the array (synthesised alone) and the rest.")
+    add_accel_args(p, "with open place and route")
+    p.add_argument("--no-fmax", action="store_true", help="skip place and route")
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    p.set_defaults(func=run_accel)
+
+
+def run_accel(args) -> int:
+    from asq_hw.synth.accel import synthesize_accel
+
+    art = accel_inputs(args)
+    r = synthesize_accel(art, args.variant, args.rows, args.lanes, args.target,
+                         fmax=not args.no_fmax, use_cache=not args.no_cache)
+    if args.json:
+        print(json.dumps(r, allow_nan=False))
+        return 0
+    print(format_accel(r, "synthesised"))
+    return 0
+
+
+def format_accel(r: dict, how: str) -> str:
+    """The human table of `synth accel` / `estimate accel`: the seven keys, cycles and
+    images/s, then the breakdown and where the memories went."""
+    from asq_hw.designs import RESOURCE_KEYS as KEYS
+    lines = [f"asq_accel {r['rows']}x{r['lanes']} {r['variant']} on {r['target']} ({how}):"]
+    for k in (*KEYS, "cycles_per_image", "interval", "images_per_s"):
+        v = r[k]
+        shown = "-" if v is None else (f"{v:.2f}" if isinstance(v, float) else str(v))
+        lines.append(f"  {k:16s} {shown:>12s}")
+    for block, v in r["breakdown"].items():
+        lines.append(f"  {block:16s} " + ", ".join(f"{k} {x}" for k, x in v.items()))
+    mems = r["memories"]
+    if mems and "where" in mems[0] and "cells" in mems[0]:
+        lines.append("memories: " + "; ".join(
+            f"{m['name']} {m['depth']}x{m['width']} -> "
+            + (f"{m['cells']} {m['cell']}" if m["cell"] else "logic") for m in mems))
+    elif mems:
+        lines.append("memories (Yosys): " + "; ".join(f"{m['memory']} -> {m['where']}"
+                                                      for m in mems))
+    if r.get("device"):
+        lines.append(f"fmax: nextpnr on {r['device']}")
+    elif r.get("fmax_note"):
+        lines.append(f"fmax: {r['fmax_note']}")
     return "\n".join(lines)
