@@ -253,12 +253,12 @@ def estimate_accel(artifact, variant: str, rows: int, lanes: int, target: str, *
     docstring); images_per_s at clock_mhz, or at the estimated fmax when None."""
     from asq_hw.mapper import array_config
     from hw.accel.gen import accel_manifest
-    from hw.accel.top import Accelerator
+    from hw.accel.top import Accelerator, model_only
 
-    acc = Accelerator(artifact, array_config(artifact, variant, lanes), rows)
+    # Read for its plans, memories and cycle model, never elaborated.
+    acc = model_only(Accelerator(artifact, array_config(artifact, variant, lanes), rows))
     shape = accel_shape(acc, accel_manifest(acc))
     interval = acc.interval
-    _constructed_only(acc)
     r = estimate_shape(shape, target, coefficients)
     clock = clock_mhz if clock_mhz is not None else r["fmax_mhz"]
     return {**{k: r[k] for k in ("lut", "ff", "carry", "dsp", "bram", "fmax_mhz",
@@ -271,26 +271,3 @@ def estimate_accel(artifact, variant: str, rows: int, lanes: int, target: str, *
             "target": target, "rows": rows, "lanes": lanes, "variant": variant,
             "config": acc.cfg.to_dict()}
 
-
-def _constructed_only(obj, seen=None) -> None:
-    """Mark `obj` and every Amaranth Elaboratable it holds as used. The estimator reads the
-    constructed accelerator (plans, memories, cycle model) and never elaborates it, which
-    is the point; without this Amaranth warns at garbage collection that each was "created
-    but never used" (its MustUse check, whose flag this sets)."""
-    from amaranth.hdl import Elaboratable
-
-    seen = set() if seen is None else seen
-    if id(obj) in seen:
-        return
-    seen.add(id(obj))
-    if isinstance(obj, Elaboratable):
-        obj._MustUse__used = True
-        children = vars(obj).values()
-    elif isinstance(obj, (list, tuple)):
-        children = obj
-    elif isinstance(obj, dict):
-        children = obj.values()
-    else:
-        return
-    for child in children:
-        _constructed_only(child, seen)
