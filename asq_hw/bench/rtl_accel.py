@@ -3,9 +3,10 @@ under Verilator, every logit checked against golden, against the array co-simula
 same run.
 
 Both runs take the same IMAGES test images (the whole test split) of the default digits
-CNN (W4A4 POST, lut; the one rtl_array trains). MACs are the network's multiply-accumulates per image times the
-images verified, per wall second of the whole run: build (cached, its time excluded and
-printed), golden reference, job, the simulator, decoding and comparison included.
+CNN (W4A4 POST, lut; the one rtl_array trains). MACs are the network's multiply-accumulates
+per image times the images verified, per wall second of the whole run: build (cached, its
+time excluded and printed), golden reference, job, the simulator, decoding and comparison
+included.
 - accelerator: sim.accelsim.run_accel, the bench touches only the two streams (the first
   two images clean, the rest with random input gaps and output back-pressure), in one
   simulator process, then in JOBS processes on slices of the images (run_sharded: what
