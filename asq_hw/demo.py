@@ -75,6 +75,8 @@ class DemoConfig:
     rtl: bool = True
     # The whole accelerator (hw/accel) on every test image, its estimate and synthesis.
     accel: bool = True
+    accel_synth: bool = True          # its synthesis too (with `synth`)
+    accel_images: int | None = None   # test images through its RTL (None: all)
     # Synthesis of the array.
     target: str = "ice40"
     synth: bool = True
@@ -95,6 +97,8 @@ class DemoConfig:
         _check_int("rows", self.rows, *ROWS_RANGE)
         _check_int("lanes", self.lanes, 1, 64)
         _check_int("images", self.images, 1, 1 << 20)
+        if self.accel_images is not None:
+            _check_int("accel_images", self.accel_images, 1, 1 << 20)
         if self.variant not in VARIANTS:
             raise ValueError(f"variant must be one of 'lut', 'dual', not {self.variant!r}")
         if self.target not in TARGETS:
@@ -115,7 +119,8 @@ class DemoConfig:
     def quick(cls, out: str, **changes) -> DemoConfig:
         """A seconds-long run of every step with tiny settings (tests, smoke checks)."""
         base = dict(out=out, width=4, float_epochs=2, epochs=1, rows=2, lanes=4, images=3,
-                    sim="icarus", transistors=False, sweep_wbits=(2, 3),
+                    sim="icarus", transistors=False, accel_synth=False, accel_images=3,
+                    sweep_wbits=(2, 3),
                     sweep_float_epochs=1, sweep_epochs=1)
         base.update(changes)
         return cls(**base)
@@ -337,7 +342,7 @@ def run_demo(cfg: DemoConfig, progress=None, log=print, executor=None) -> dict:
         if cfg.accel:
             with pr.step(f"Verilog {cfg.rows}x{cfg.lanes} accelerator", key="accel_verilog"):
                 summary["accel"] = _accel_verilog(cfg, art, arr_cfg, out)
-            if cfg.synth:
+            if cfg.synth and cfg.accel_synth:
                 accel_job = Background(synth_accel, str(main_dir), cfg.variant, cfg.rows,
                                        cfg.lanes, cfg.target)
 
@@ -438,12 +443,13 @@ def _accel_sim(cfg, art, data, out, pr) -> dict:
     with pr.step(f"{sim} build of the accelerator", key="accel_build"):
         design = generate(art, cfg.rows, cfg.lanes, cfg.variant)
         build_accel(art, cfg.rows, cfg.lanes, cfg.variant, sim, build_root, design=design)
-    x = data.x_test.numpy()
-    with pr.step(f"accelerator RTL, all {x.shape[0]} test images", key="accel_run"):
+    k = data.x_test.shape[0] if cfg.accel_images is None else cfg.accel_images
+    x = data.x_test[:k].numpy()
+    with pr.step(f"accelerator RTL, {k} test images", key="accel_run"):
         r = run_accel(art, x, cfg.rows, cfg.lanes, cfg.variant, sim, build_root=build_root,
                       design=design)
     rep = r.report()
-    rep["accuracy"] = float(np.mean(r.preds == data.y_test.numpy()))
+    rep["accuracy"] = float(np.mean(r.preds == data.y_test[:k].numpy()))
     return rep
 
 

@@ -20,7 +20,8 @@ needs_icarus = pytest.mark.skipif(not have_simulator("icarus"),
 
 # summary.json's stable keys, as documented in README.md ("summary.json").
 SUMMARY_KEYS = {"schema", "version", "config", "model", "accuracy", "asq_cost", "array", "rtl",
-                "layers", "sweep", "pareto", "resources", "throughput", "timings", "plots"}
+                "layers", "sweep", "pareto", "resources", "throughput", "timings", "plots",
+                "accel"}
 ACCURACY_KEYS = {"images", "float", "fakequant", "golden_lut", "golden_dual", "agreement_lut",
                  "agreement_dual", "rtl", "rtl_images"}
 RTL_KEYS = {"sim", "images", "accumulators_checked", "mismatches", "prediction_mismatches",
@@ -149,7 +150,7 @@ def check_outputs(quick_run):
         assert (out / name).is_file() and (out / name).stat().st_size > 0, name
     assert leftovers(out) == []
     html = (out / "report.html").read_text()
-    assert html.count('src="data:image/png;base64,') == 4
+    assert html.count('src="data:image/png;base64,') == 5
     md = (out / "report.md").read_text()
     for heading in ("## Accuracy", "## RTL co-simulation", "## Per-layer cycles",
                     "## Resources on ice40: estimated vs synthesised", "## Throughput",
@@ -196,6 +197,15 @@ def check_summary(quick_run):
     t = s["throughput"]
     assert set(t) == THROUGHPUT_KEYS and t["fmax_source"] == "synthesized"
     assert t["images_per_s"] == pytest.approx(t["fmax_mhz"] * 1e6 / t["cycles_per_image"])
+    a = s["accel"]                                  # the whole accelerator on its images
+    assert a["rtl"]["ok"] and a["rtl"]["mismatches"] == 0
+    assert a["rtl"]["logits_checked"] == 10 * a["rtl"]["images"] == 30
+    assert a["rtl"]["measured_cycles_per_image"] == [a["cycles_per_image"]]
+    assert a["estimated"]["cycles_per_image"] == a["cycles_per_image"]
+    assert set(a["estimated"]["breakdown"]) == {"array", "memories", "requant_adapter",
+                                                "control"}
+    assert a["throughput"]["images_per_s"] == pytest.approx(
+        a["throughput"]["fmax_mhz"] * 1e6 / a["interval"])
     pts = s["sweep"]["points"]
     assert [(p["weight_quant"], p["wbits"]) for p in pts] == \
         [(q, w) for q in ("post", "pot", "int") for w in (2, 3)]

@@ -150,6 +150,23 @@ def summary_screen(s: dict) -> str:
         lines.append(f"  throughput at {thr['fmax_mhz']:.1f} MHz ({thr['fmax_source']}): "
                      f"{thr['images_per_s']:,.0f} images/s, "
                      f"{thr['macs_per_s'] / 1e6:,.1f} M MAC/s")
+    a = s.get("accel")
+    if a is not None:
+        r, ae, asy, at = a.get("rtl"), a.get("estimated"), a.get("synthesized"), \
+            a.get("throughput") or {}
+        if r is not None:
+            lines.append(f"  accelerator {a['rows']}x{a['lanes']} {a['variant']} ({r['sim']}, "
+                         f"{r['images']} images): {r['logits_checked']:,} logits, "
+                         f"{r['mismatches']} mismatches, cycles/image {a['cycles_per_image']:,} "
+                         f"(measured {r['measured_cycles_per_image']})")
+        if ae is not None:
+            lines.append(f"  accelerator {res['target']} LUTs est {fig(ae, 'lut')} / synth "
+                         f"{fig(asy, 'lut')}, BRAMs {fig(ae, 'bram')} / {fig(asy, 'bram')}"
+                         + (f"; {asy['fmax_note']}" if asy and asy.get("fmax_note") else ""))
+        if at.get("images_per_s"):
+            lines.append(f"  accelerator throughput at {at['fmax_mhz']:.1f} MHz "
+                         f"({at['fmax_source']}): {at['images_per_s']:,.0f} images/s, image "
+                         "in to logits out")
     sw = s["sweep"]
     by_q: dict[str, list[str]] = {}
     for p in sw["points"]:
