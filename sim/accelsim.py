@@ -11,20 +11,21 @@ input back to back and out_ready high, so their cycles must equal the manifest's
 mismatch the first mismatching image runs again with the probe ports recorded, and the
 first layer whose written codes differ from golden's is named.
 
-`run_sharded` splits the images into slices run in parallel (local processes or a Dask
-cluster, asq_hw.parallel.pmap) and merges them in image order.
+`run_sharded` splits the simulation into slices of the images run in parallel (local
+processes or a Dask cluster, asq_hw.parallel.pmap): golden and the comparison stay in this
+process, a worker only streams its slice.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import shutil
 import time
 
 import numpy as np
 
+from asq_hw.config import PEConfig
 from sim import runner
 from sim.tb_stream import JOB_ENV
 
@@ -166,8 +167,6 @@ def build_accel(artifact, rows: int, lanes: int, variant: str, sim: str | None =
                 build_root=None, waves: bool | None = None, design=None):
     """runner.Build of the accelerator's Verilog (`design` from `generate`, else generated
     now)."""
-    from asq_hw.config import PEConfig
-
     text, man = design if design is not None else generate(artifact, rows, lanes, variant)
     return runner.build(PEConfig.from_dict(man["config"]), sim, kind="accel",
                         root=build_root, waves=waves, design=(text, man))
@@ -190,84 +189,91 @@ def first_bad_layer(abits: int, net, image: np.ndarray, probe: list) -> str:
     return res.records[-1].name
 
 
-def run_accel(artifact, images: np.ndarray, rows: int, lanes: int, variant: str = "lut",
-              sim: str | None = None, *, clean: int = 2, seed: int = 0, build_root=None,
-              waves: bool | None = None, design=None) -> AccelRun:
-    """The images (B, C, H, W) float32 through the accelerator (module docstring): the
-    first `clean` images clean, the rest rough. `design`: `generate`'s (Verilog, manifest)
-    if the caller has it."""
+def _modes(n: int, clean: int) -> list[str]:
+    return ["clean" if i < clean else "rough" for i in range(n)]
+
+
+def stream_shard(item: tuple) -> dict:
+    """One simulator process on a slice of the images: (design, beats, modes, seed, sim,
+    build_root) -> the bench's report plus `sim` and `sim_s`. Only the build (cached) and
+    the bench: no golden model, so a worker starts in a moment."""
+    design, beats, modes, seed, sim, build_root = item
+    b = runner.build(PEConfig.from_dict(design[1]["config"]), sim, kind="accel",
+                     root=build_root, design=design)
+    t = time.perf_counter()
+    got = _simulate(b, beats, modes, design[1]["output"]["classes"], seed)
+    return {**got, "sim": b.sim, "sim_s": time.perf_counter() - t}
+
+
+def _golden(artifact, variant: str, man: dict, images: np.ndarray):
     from golden.network import GoldenNetwork
 
-    t_build = time.perf_counter()
-    images = np.asarray(images, dtype=np.float32)
-    b = build_accel(artifact, rows, lanes, variant, sim, build_root, waves, design)
-    man = b.manifest
-    in_bits, classes, bits = man["input"]["bits"], man["output"]["classes"], \
-        man["output"]["bits"]
-    t0 = time.perf_counter()
     net = GoldenNetwork(artifact, variant, man["config"]["frac_bits"])
-    gold = net.run(images)
-    codes = net.quantize_input(images)
-    n = images.shape[0]
-    modes = ["clean" if i < clean else "rough" for i in range(n)]
-    t1 = time.perf_counter()
-    got = _simulate(b, input_beats(codes, in_bits), modes, classes, seed)
-    sim_s = time.perf_counter() - t1
-    logits = np.array([[_signed(v, bits) for v in r["out"]] for r in got["images"]],
+    return net, net.run(images), net.quantize_input(images)
+
+
+def _assemble(rows, lanes, variant, man, reports: list[dict], net, gold, codes, images,
+              modes, seed, b_local) -> AccelRun:
+    """The AccelRun of the bench reports (image order) against golden; on a mismatch the
+    first bad image runs again here with the probes (build `b_local`)."""
+    classes, bits, in_bits = man["output"]["classes"], man["output"]["bits"], \
+        man["input"]["bits"]
+    imgs = [r for rep in reports for r in rep["images"]]
+    n = len(imgs)
+    logits = np.array([[_signed(v, bits) for v in r["out"]] for r in imgs],
                       dtype=np.int64).reshape(n, classes)
-    lasts_ok = [r["lasts"] == [0] * (classes - 1) + [1] for r in got["images"]]
-    run = AccelRun(rows, lanes, variant, b.sim, man, logits, gold.logits_int,
+    lasts_ok = [r["lasts"] == [0] * (classes - 1) + [1] for r in imgs]
+    run = AccelRun(rows, lanes, variant, reports[0]["sim"], man, logits, gold.logits_int,
                    np.argmax(logits, axis=1), gold.preds,
-                   np.array([r["cycles"] for r in got["images"]], dtype=np.int64),
-                   np.array([m == "clean" for m in modes]), man["macs_per_image"],
-                   0.0, sim_s, framing_errors=got["status_framing"],
+                   np.array([r["cycles"] for r in imgs], dtype=np.int64),
+                   np.array([m == "clean" for m in modes]), man["macs_per_image"], 0.0,
+                   sum(rep["sim_s"] for rep in reports),
+                   framing_errors=sum(rep["status_framing"] for rep in reports),
                    last_errors=lasts_ok.count(False))
     bad = np.flatnonzero(np.any(logits != gold.logits_int, axis=1))
     if bad.size:
         i = int(bad[0])
-        probe = _simulate(b, input_beats(codes[i:i + 1], in_bits), ["clean"], classes, seed,
-                          probe=[0])["images"][0]["probe"]
+        probe = _simulate(b_local(), input_beats(codes[i:i + 1], in_bits), ["clean"], classes,
+                          seed, probe=[0])["images"][0]["probe"]
         run.first_bad_image = i
         run.first_bad_layer = first_bad_layer(man["config"]["abits"], net, images[i:i + 1],
                                               probe)
-    run.wall_s = time.perf_counter() - t0
-    run.build_s = t0 - t_build
     return run
 
 
-def _shard(item: tuple[dict, np.ndarray]) -> AccelRun:
-    kwargs, images = item
-    return run_accel(images=images, **kwargs)
-
-
-def merge(parts: list[AccelRun], starts: list[int], wall_s: float) -> AccelRun:
-    """One AccelRun from shards' (image order); the first bad image is the whole run's."""
-    first = parts[0]
-    cat = functools.partial(np.concatenate, axis=0)
-    out = dataclasses.replace(
-        first, logits=cat([p.logits for p in parts]), want=cat([p.want for p in parts]),
-        preds=cat([p.preds for p in parts]), want_preds=cat([p.want_preds for p in parts]),
-        cycles=cat([p.cycles for p in parts]), clean=cat([p.clean for p in parts]),
-        wall_s=wall_s, sim_s=sum(p.sim_s for p in parts),
-        build_s=max(p.build_s for p in parts),
-        framing_errors=sum(p.framing_errors for p in parts),
-        last_errors=sum(p.last_errors for p in parts),
-        errors=[e for p in parts for e in p.errors], first_bad_layer=None,
-        first_bad_image=None)
-    for p, s in zip(parts, starts, strict=True):
-        if p.first_bad_image is not None:
-            out.first_bad_image, out.first_bad_layer = s + p.first_bad_image, p.first_bad_layer
-            break
-    return out
+def run_accel(artifact, images: np.ndarray, rows: int, lanes: int, variant: str = "lut",
+              sim: str | None = None, *, clean: int = 2, seed: int = 0, build_root=None,
+              waves: bool | None = None, design=None) -> AccelRun:
+    """The images (B, C, H, W) float32 through the accelerator in this process (module
+    docstring): the first `clean` images clean, the rest rough. `design`: `generate`'s
+    (Verilog, manifest) if the caller has it."""
+    t_build = time.perf_counter()
+    images = np.asarray(images, dtype=np.float32)
+    b = build_accel(artifact, rows, lanes, variant, sim, build_root, waves, design)
+    man = b.manifest
+    t0 = time.perf_counter()
+    net, gold, codes = _golden(artifact, variant, man, images)
+    modes = _modes(images.shape[0], clean)
+    t1 = time.perf_counter()
+    got = _simulate(b, input_beats(codes, man["input"]["bits"]), modes,
+                    man["output"]["classes"], seed)
+    rep = {**got, "sim": b.sim, "sim_s": time.perf_counter() - t1}
+    run = _assemble(rows, lanes, variant, man, [rep], net, gold, codes, images, modes, seed,
+                    lambda: b)
+    run.wall_s = time.perf_counter() - t0
+    run.build_s = t0 - t_build
+    return run
 
 
 def run_sharded(artifact, images: np.ndarray, rows: int, lanes: int, variant: str = "lut",
                 sim: str | None = None, *, shards: int = 2, jobs: int = 1, executor=None,
                 clean: int = 2, seed: int = 0, build_root=None, tally=None,
                 design=None) -> AccelRun:
-    """`run_accel` over `shards` slices of the images in `jobs` processes or on `executor`
-    (each worker builds in its own build root); shard k's first `clean` images run clean
-    and its seed is seed + k."""
+    """`run_accel` with the simulation split into `shards` slices of the images, run in
+    `jobs` processes or on `executor` (each Dask worker builds in its own build root).
+    Golden, the comparison and any probe rerun stay here; a worker only builds (cached)
+    and streams (`stream_shard`). Shard k's first `clean` images run clean, its seed is
+    seed + k. wall_s: the whole run, the workers' start and builds included."""
     from asq_hw.parallel import pmap
     from sim.shards import shard_bounds
 
@@ -278,10 +284,18 @@ def run_sharded(artifact, images: np.ndarray, rows: int, lanes: int, variant: st
     t0 = time.perf_counter()
     if design is None:                                    # once, not in every worker
         design = generate(artifact, rows, lanes, variant)
-    items = [({"artifact": artifact, "rows": rows, "lanes": lanes, "variant": variant,
-               "sim": sim, "clean": clean, "seed": seed + k, "design": design,
-               "build_root": None if executor is not None else build_root}, images[a:b])
+    man = design[1]
+    net, gold, codes = _golden(artifact, variant, man, images)
+    beats = input_beats(codes, man["input"]["bits"])
+    modes = [m for a, b in bounds for m in _modes(b - a, clean)]
+    sim = runner.sim_name(sim)
+    items = [(design, beats[a:b], modes[a:b], seed + k, sim,
+              None if executor is not None else build_root)
              for k, (a, b) in enumerate(bounds)]
     # spawn: see sim/shards.py (numba's threading layer in a forked child).
-    parts = pmap(_shard, items, jobs, executor=executor, tally=tally, start="spawn")
-    return merge(parts, [a for a, _ in bounds], time.perf_counter() - t0)
+    reports = pmap(stream_shard, items, jobs, executor=executor, tally=tally, start="spawn")
+    run = _assemble(rows, lanes, variant, man, reports, net, gold, codes, images, modes, seed,
+                    lambda: build_accel(artifact, rows, lanes, variant, sim, build_root,
+                                        design=design))
+    run.wall_s = time.perf_counter() - t0
+    return run
