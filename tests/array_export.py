@@ -42,3 +42,21 @@ def trained_resnet() -> Path:
                             "1", "--quiet", "--out", str(folder)], check=True,
                            capture_output=True)
     return folder
+
+
+MLP = "export-mlp4-digits"
+
+
+def trained_mlp() -> Path:
+    """The width-4 MLP (a flatten before its first layer), trained briefly (a few seconds)
+    into the build folder, as trained_cnn."""
+    folder = runner.build_root() / "sim" / MLP
+    with runner.file_lock(folder.parent / f".{MLP}.lock"):
+        try:
+            from asq_hw.artifact import load_artifact
+            load_artifact(folder)
+        except Exception:
+            subprocess.run([sys.executable, "-m", "asq_hw.cli", "train", "--model", "mlp",
+                            "--width", "4", "--float-epochs", "2", "--epochs", "1", "--quiet",
+                            "--out", str(folder)], check=True, capture_output=True)
+    return folder

@@ -99,3 +99,21 @@ def test_a_misplaced_in_last_sets_the_framing_status_and_changes_nothing_else(cn
     logits = np.where(logits >> (bits - 1), logits - (1 << bits), logits)
     np.testing.assert_array_equal(logits, net.run(x[:1]).logits_int)
     assert framing == 1 and all(lasts) and cycles == [acc.cycles_per_image]
+
+
+@pytest.mark.slow
+def test_an_mlp_runs_its_flatten_for_free():
+    # A flatten before the first layer: the input stream carries the (1, 8, 8) image in
+    # (c, h, w) order, which is the flattened vector the first linear layer reads.
+    from tests.array_export import trained_mlp
+
+    art = load_artifact(trained_mlp())
+    acc = Accelerator(art, array_config(art, "dual", 3), 2)
+    assert acc.in_shape == (1, 8, 8) and acc.in_elements == 64
+    x = load_dataset("digits").x_test[:2].numpy()
+    net = GoldenNetwork(art, "dual", acc.cfg.frac_bits)
+    logits, lasts, cycles, framing, gaps = stream(acc, net.quantize_input(x))
+    bits = acc.logit_bits
+    logits = np.where(logits >> (bits - 1), logits - (1 << bits), logits)
+    np.testing.assert_array_equal(logits, net.run(x).logits_int)
+    assert cycles == [acc.cycles_per_image] * 2 and gaps == [acc.interval] and framing == 0

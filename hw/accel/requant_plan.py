@@ -213,9 +213,12 @@ def post_op_form_pool(name: str, ops, out_hw, is_linear: bool,
 
 def network_rq(golden) -> list[RqLayer]:
     """The RqLayer of every compute layer of a golden.network.GoldenNetwork."""
-    if golden.pre_ops:
-        raise ValueError(f"op {golden.pre_ops[0].op!r} before the first compute layer is "
-                         "not supported by the accelerator")
+    # A flatten before the first layer (an MLP) is free: the input codes arrive in (c, h, w)
+    # order, the flattened vector's order, and the first layer reads them as N channels.
+    for op in golden.pre_ops:
+        if op.op != "flatten":
+            raise ValueError(f"op {op.op!r} before the first compute layer is not supported "
+                             "by the accelerator (flatten is)")
     out = []
     n = len(golden.layers)
     for i, lay in enumerate(golden.layers):

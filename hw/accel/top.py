@@ -32,6 +32,8 @@ clock / interval.
 
 from __future__ import annotations
 
+import math
+
 from amaranth.hdl import Elaboratable, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
@@ -68,8 +70,13 @@ class Accelerator(wiring.Component):
         self.rows, self.lanes = rows, cfg.lanes
         self.layers = len(self.pipe.plans)
         first = self.pipe.plans[0]
-        self.in_shape = (first.channels,) + tuple(first.in_hw)
+        # The network input as the artifact states it (a flatten before the first layer
+        # changes nothing: the codes come in (c, h, w) order either way).
+        self.in_shape = tuple(artifact.input.shape)
         self.in_elements = first.in_size
+        if self.in_elements != math.prod(self.in_shape):
+            raise ValueError(f"the first layer reads {self.in_elements} codes, the input "
+                             f"{self.in_shape} has {math.prod(self.in_shape)}")
         # The input stream carries the first layer's own codes (the array's format may be
         # wider: it holds every layer's).
         own = layer_pe_config(artifact, artifact.compute_layers()[0], variant,
