@@ -15,6 +15,7 @@ import shutil
 
 import numpy as np
 
+from asq_hw.mapper import unpack_words
 from hw.accel.core import LayerCore
 from hw.accel.gen import generate_core
 from sim import runner
@@ -28,16 +29,6 @@ class LayerOut:
     layer: int
     acc: np.ndarray           # (positions, K[, 2]); rows of missing results are absent
     cycles: int | None        # None if no result came
-
-
-def _signed(words: list[str], count: int, bits: int) -> np.ndarray:
-    out = np.zeros((len(words), count), dtype=np.int64)
-    for r, w in enumerate(words):
-        v = int(w, 16)
-        for k in range(count):
-            f = (v >> (k * bits)) & ((1 << bits) - 1)
-            out[r, k] = f - (1 << bits) if f >> (bits - 1) else f
-    return out
 
 
 def _rows(res: np.ndarray, plan) -> np.ndarray:
@@ -81,7 +72,8 @@ def run_layers(core: LayerCore, runs: list[tuple[int, np.ndarray]], sim: str | N
     out = []
     for (layer, _), rep in zip(runs, got, strict=True):
         plan = core.plans[layer]
-        parts = [_signed(w, core.rows, core.cfg.acc_bits) for w in rep["words"]]
+        parts = [unpack_words([int(x, 16) for x in w], core.rows, core.cfg.acc_bits)
+                 for w in rep["words"]]
         res = parts[0] if len(parts) == 1 else np.stack(parts, axis=-1)
         acc = _rows(res, plan) if res.shape[0] == plan.dots else res
         out.append(LayerOut(layer, acc, rep["cycles"]))

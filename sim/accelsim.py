@@ -26,12 +26,11 @@ import time
 import numpy as np
 
 from asq_hw.config import PEConfig
+from asq_hw.mapper import unpack_words
 from sim import runner
 from sim.tb_stream import JOB_ENV
 
 RESULT_NAME = "stream_result.json"
-ROLES = ("clk", "rst", "in_valid", "in_ready", "in_data", "in_last", "out_valid",
-         "out_ready", "out_data", "out_last")
 
 
 @dataclasses.dataclass
@@ -115,10 +114,6 @@ class AccelRun:
                 "first_bad_image": self.first_bad_image,
                 "last_errors": self.last_errors, "framing_errors": self.framing_errors,
                 "errors": self.errors, "ok": self.ok}
-
-
-def _signed(v: int, bits: int) -> int:
-    return v - (1 << bits) if v >> (bits - 1) else v
 
 
 def input_beats(codes: np.ndarray, bits: int) -> list[list[int]]:
@@ -220,8 +215,7 @@ def _assemble(rows, lanes, variant, man, reports: list[dict], net, gold, codes, 
         man["input"]["bits"]
     imgs = [r for rep in reports for r in rep["images"]]
     n = len(imgs)
-    logits = np.array([[_signed(v, bits) for v in r["out"]] for r in imgs],
-                      dtype=np.int64).reshape(n, classes)
+    logits = unpack_words([v for r in imgs for v in r["out"]], 1, bits).reshape(n, classes)
     lasts_ok = [r["lasts"] == [0] * (classes - 1) + [1] for r in imgs]
     run = AccelRun(rows, lanes, variant, reports[0]["sim"], man, logits, gold.logits_int,
                    np.argmax(logits, axis=1), gold.preds,
