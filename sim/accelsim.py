@@ -28,7 +28,10 @@ import numpy as np
 from asq_hw.config import PEConfig
 from asq_hw.mapper import unpack_words
 from sim import runner
+from sim.clocked import clocked
 from sim.tb_stream import JOB_ENV
+
+PERIOD_NS = 10
 
 RESULT_NAME = "stream_result.json"
 
@@ -131,7 +134,8 @@ def _simulate(b, images: list[list[int]], modes: list[str], out_beats: int, seed
     result.unlink(missing_ok=True)
     job = run_dir / "stream_job.json"
     job.write_text(json.dumps({
-        "ports": ports, "images": images, "modes": modes, "out_beats": out_beats,
+        "ports": ports, "clock": b.manifest["clock"], "images": images, "modes": modes,
+        "out_beats": out_beats,
         "max_cycles": 4 * int(b.manifest["cycles_per_image"]) + 1000,
         "seed": seed, "gap_p": 0.3, "max_gap": 3, "stall_p": 0.3, "probe": list(probe),
         "result": str(result)}), encoding="utf-8")
@@ -161,8 +165,13 @@ def generate(artifact, rows: int, lanes: int, variant: str) -> tuple[str, dict]:
 def build_accel(artifact, rows: int, lanes: int, variant: str, sim: str | None = None,
                 build_root=None, waves: bool | None = None, design=None):
     """runner.Build of the accelerator's Verilog (`design` from `generate`, else generated
-    now)."""
-    text, man = design if design is not None else generate(artifact, rows, lanes, variant)
+    now) in its free-running-clock wrapper (sim/clocked.py)."""
+    return _build(design if design is not None else generate(artifact, rows, lanes, variant),
+                  sim, build_root, waves)
+
+
+def _build(design: tuple[str, dict], sim, build_root, waves=None):
+    text, man = clocked(*design, PERIOD_NS)
     return runner.build(PEConfig.from_dict(man["config"]), sim, kind="accel",
                         root=build_root, waves=waves, design=(text, man))
 
@@ -193,8 +202,7 @@ def stream_shard(item: tuple) -> dict:
     build_root) -> the bench's report plus `sim` and `sim_s`. Only the build (cached) and
     the bench: no golden model, so a worker starts in a moment."""
     design, beats, modes, seed, sim, build_root = item
-    b = runner.build(PEConfig.from_dict(design[1]["config"]), sim, kind="accel",
-                     root=build_root, design=design)
+    b = _build(design, sim, build_root)
     t = time.perf_counter()
     got = _simulate(b, beats, modes, design[1]["output"]["classes"], seed)
     return {**got, "sim": b.sim, "sim_s": time.perf_counter() - t}

