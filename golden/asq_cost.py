@@ -8,6 +8,10 @@ because beta varies per sample - the per-sample multipliers M = C * b_in, the re
 the multiplies of requantization (a shift when beta = 1) and the whole adapter - so
 `--no-adapter` networks have none, while the static rescale every quantized network needs
 (A * C + D, round, saturate) is reported but not counted as ASQ.
+
+A residual add (golden/residual.py) is counted with its main branch: per element one add
+(main + shortcut), and for an identity shortcut its alignment x * (b * AM) (one multiply,
+one rounding add; b * AM once per image, ASQ-only when the block input's beta varies).
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ class LayerShape:
     next_channels: int = 0
     ubits: int = 0
     adapter: tuple[tuple[int, int], ...] = ()
+    shortcut: str = ""             # "identity" | "projection": the layer ends a residual add
+    shortcut_beta: bool = False    # an identity shortcut's input beta varies
 
 
 def layer_cost(s: LayerShape) -> dict:
@@ -57,6 +63,13 @@ def layer_cost(s: LayerShape) -> dict:
     ops = {"mul": per_sample_mul + s.positions * k * slots, "add": s.positions * k * slots,
            "div": 0}
     asq = per_sample_mul
+    if s.shortcut:
+        elements = s.positions * k
+        ops["add"] += elements                      # main + shortcut
+        if s.shortcut == "identity":
+            ops["mul"] += elements + int(s.shortcut_beta)
+            ops["add"] += elements                  # the alignment's rounding
+            asq += int(s.shortcut_beta)
     adapter = None
     if not s.logits:
         rq_widths.update(u=s.ubits, reciprocal=Q.RECIP_BITS,

@@ -388,9 +388,13 @@ class GoldenNetwork:
             # A residual add's requantization and adapter are counted with the main
             # branch that feeds it; a projection ends at its rescale (like the logits).
             ends = op.is_logits or self.source[i] is not None
+            shortcut, shortcut_beta = "", False
             if op.output == "residual" and not ends:
                 j = self.add_main.index(i)
                 post = self.add_post_ops[j]
+                shortcut = self.adds[j].kind
+                shortcut_beta = shortcut == "identity" and bool(
+                    self.adapters[self.add_short[j]])
             for p in post:
                 after = _op_shape(p, after)
             arith = self.arith[i]
@@ -406,7 +410,8 @@ class GoldenNetwork:
                 input_beta=bool(self.adapters[src]), logits=ends,
                 next_positions=0 if ends else _positions(after),
                 next_channels=0 if ends else after[0],
-                ubits=0 if ends else self.ubits(i), adapter=adapter))
+                ubits=0 if ends else self.ubits(i), adapter=adapter, shortcut=shortcut,
+                shortcut_beta=shortcut_beta))
         return asq_cost.network_cost(shapes)
 
 

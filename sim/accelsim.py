@@ -5,11 +5,12 @@
 Golden (golden.network.GoldenNetwork, the array's frac_bits) gives each image's input codes
 and integer logits; the design's Verilog is built once per simulator (sim/runner.py) and
 the cocotb bench sim/tb_stream.py streams the images through it in one simulator process,
-touching only the two streams. Every logit is compared; the first `clean` images run with
-input back to back and out_ready high, so their cycles must equal the manifest's
-`cycles_per_image`; the rest get random input gaps and output back-pressure (`seed`). On a
-mismatch the first mismatching image runs again with the probe ports recorded, and the
-first layer whose written codes differ from golden's is named.
+an image at a time through the Verilog stream wrapper of sim/stream_bfm.py. Every logit is
+compared; the first `clean` images run with input back to back and out_ready high, so their
+cycles must equal the manifest's `cycles_per_image`; the rest get random input gaps and
+output back-pressure (`seed`). On a mismatch the first mismatching image runs again with the
+probe ports recorded, and the first layer whose written codes differ from golden's is
+named.
 
 `run_sharded` splits the simulation into slices of the images run in parallel (local
 processes or a Dask cluster, asq_hw.parallel.pmap): golden and the comparison stay in this
@@ -28,7 +29,7 @@ import numpy as np
 from asq_hw.config import PEConfig
 from asq_hw.mapper import unpack_words
 from sim import runner
-from sim.clocked import clocked
+from sim.stream_bfm import stream_bfm
 from sim.tb_stream import JOB_ENV
 
 PERIOD_NS = 10
@@ -134,7 +135,7 @@ def _simulate(b, images: list[list[int]], modes: list[str], out_beats: int, seed
     result.unlink(missing_ok=True)
     job = run_dir / "stream_job.json"
     job.write_text(json.dumps({
-        "ports": ports, "clock": b.manifest["clock"], "images": images, "modes": modes,
+        "ports": ports, "bfm": b.manifest["bfm"], "images": images, "modes": modes,
         "out_beats": out_beats,
         "max_cycles": 4 * int(b.manifest["cycles_per_image"]) + 1000,
         "seed": seed, "gap_p": 0.3, "max_gap": 3, "stall_p": 0.3, "probe": list(probe),
@@ -165,13 +166,13 @@ def generate(artifact, rows: int, lanes: int, variant: str) -> tuple[str, dict]:
 def build_accel(artifact, rows: int, lanes: int, variant: str, sim: str | None = None,
                 build_root=None, waves: bool | None = None, design=None):
     """runner.Build of the accelerator's Verilog (`design` from `generate`, else generated
-    now) in its free-running-clock wrapper (sim/clocked.py)."""
+    now) in its stream wrapper (sim/stream_bfm.py)."""
     return _build(design if design is not None else generate(artifact, rows, lanes, variant),
                   sim, build_root, waves)
 
 
 def _build(design: tuple[str, dict], sim, build_root, waves=None):
-    text, man = clocked(*design, PERIOD_NS)
+    text, man = stream_bfm(*design, PERIOD_NS)
     return runner.build(PEConfig.from_dict(man["config"]), sim, kind="accel",
                         root=build_root, waves=waves, design=(text, man))
 
@@ -232,6 +233,9 @@ def _assemble(rows, lanes, variant, man, reports: list[dict], net, gold, codes, 
                    sum(rep["sim_s"] for rep in reports),
                    framing_errors=sum(rep["status_framing"] for rep in reports),
                    last_errors=lasts_ok.count(False))
+    extra = sum(rep["extra_beats"] for rep in reports)
+    if extra:
+        run.errors.append(f"{extra} output beats beyond the {classes} logits of an image")
     bad = np.flatnonzero(np.any(logits != gold.logits_int, axis=1))
     if bad.size:
         i = int(bad[0])

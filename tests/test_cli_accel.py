@@ -37,6 +37,10 @@ def test_verilog_accel_writes_design_manifest_and_vectors(cnn, tmp_path, capsys)
     assert outp["classes"] == outp["beats"] == 10
     assert man["cycles_per_image"] > sum(lay["cycles"] for lay in man["layers"])
     assert {m["name"] for m in man["memories"]} >= {"act_buffer0", "act_buffer1"}
+    # hw/accel/window.py reads the sequencer table and the window offsets combinationally
+    assert {m["name"] for m in man["memories"] if m["read"] == "comb"} == {
+        "sequencer_table", "window_offsets"}
+    assert {m["read"] for m in man["memories"]} == {"sync", "comb"}
     vec = np.load(out / "vectors.npz")
     assert vec["inputs"].shape == (5, 1, 8, 8) and vec["logits"].shape == (5, 10)
     np.testing.assert_array_equal(vec["predictions"], np.argmax(vec["logits"], axis=1))

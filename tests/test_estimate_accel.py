@@ -57,6 +57,15 @@ def test_q_read_ports_are_q_copies():
                                 "ice40")) == 16
 
 
+def test_read_kind_from_the_manifest_else_from_the_name():
+    from asq_hw.estimate.accel import with_read_kind
+
+    assert with_read_kind({**mem("window_offsets", 4, 8), "read": "sync"})["read"] == "sync"
+    assert with_read_kind({**mem("my_table", 4, 8), "read": "comb"})["read"] == "comb"
+    assert with_read_kind(mem("sequencer_table", 4, 8))["read"] == "comb"   # older manifests
+    assert with_read_kind(mem("weights_conv0", 4, 8))["read"] == "sync"
+
+
 def test_bad_memory_kind():
     with pytest.raises(ValueError, match="kind"):
         place(mem("x", 4, 4, "fifo"), "ice40")

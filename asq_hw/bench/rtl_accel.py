@@ -7,10 +7,11 @@ CNN (W4A4 POST, lut; the one rtl_array trains). MACs are the network's multiply-
 per image times the images verified, per wall second of the whole run: build (cached, its
 time excluded and printed), golden reference, job, the simulator, decoding and comparison
 included.
-- accelerator: sim.accelsim.run_accel, the bench touches only the two streams (the first
-  two images clean, the rest with random input gaps and output back-pressure), in one
-  simulator process, then in JOBS processes on slices of the images (run_sharded: what
-  `asq-hw sim accel --jobs` does; a second core doubles it);
+- accelerator: sim.accelsim.run_accel, the bench hands the Verilog stream wrapper
+  (sim/stream_bfm.py) one image at a time (the first two images clean, the rest with
+  random input gaps and output back-pressure), in one simulator process, then in JOBS
+  processes on slices of the images (run_sharded: what `asq-hw sim accel --jobs` does; a
+  second core doubles it);
 - baseline, array co-simulation: sim.netrun.run_network, Python drives every beat of every
   layer into the 8x8 array and the host requantizes between layers.
 """

@@ -42,6 +42,7 @@ ACCEL_TARGETS = ("ice40", "ecp5")
 
 # Read combinationally by hw/accel/window.py: no FPGA block RAM has an asynchronous read
 # port, so Yosys keeps them in logic whatever their size (measured: "using FF mapping").
+# Manifests say so in each memory's `read`; these names are for manifests from before.
 COMB_READ = ("sequencer_table", "window_offsets")
 
 # Structural counts behind the fitted part (the non-array, non-memory logic), per key.
@@ -74,8 +75,8 @@ def _ubits(n: int) -> int:
 
 
 def with_read_kind(mem: dict) -> dict:
-    """The manifest's memory with its read port kind ('sync' unless listed in COMB_READ
-    or given as `read`)."""
+    """The manifest's memory with its read port kind: its `read`, else 'comb' for the names
+    in COMB_READ and 'sync' for the rest."""
     read = mem.get("read", "comb" if mem["name"] in COMB_READ else "sync")
     return {**mem, "read": read}
 

@@ -41,32 +41,36 @@ def generate_core(core: LayerCore) -> tuple[str, dict]:
 def feeder_memories(acc) -> list[dict]:
     """The layer half's memories: per-layer weight ROMs, the activation buffers (one
     read port per lane, one more for identity shortcuts), the sequencer table and the
-    window-offset ROM."""
+    window-offset ROM. `read`: "sync" (data the edge after the address) or "comb" (the
+    same cycle: hw/accel/window.py reads the table and the offsets so)."""
     from hw.accel.plan import buffer_depths
     from hw.accel.table import Widths, entry_layout, lane_layout
 
     plans, cfg = acc.pipe.plans, acc.cfg
     w = Widths.of(plans)
     mems = [{"name": f"weights_{p.name}", "depth": p.weight_depth,
-             "width": acc.rows * cfg.lanes * cfg.wbits, "kind": "rom", "read_ports": 1}
-            for p in plans]
+             "width": acc.rows * cfg.lanes * cfg.wbits, "kind": "rom", "read_ports": 1,
+             "read": "sync"} for p in plans]
     # a residual network's identity shortcuts read every buffer through one more port
     ports = cfg.lanes + int(acc.pipe.skip)
     mems += [{"name": f"act_buffer{b}", "depth": d, "width": cfg.abits, "kind": "ram",
-              "read_ports": ports} for b, d in enumerate(buffer_depths(plans))]
+              "read_ports": ports, "read": "sync"} for b, d in enumerate(buffer_depths(plans))]
     mems += unit_memories(acc)
     mems.append({"name": "sequencer_table", "depth": len(plans),
-                 "width": entry_layout(w).size, "kind": "rom", "read_ports": 1})
+                 "width": entry_layout(w).size, "kind": "rom", "read_ports": 1,
+                 "read": "comb"})
     mems.append({"name": "window_offsets", "depth": sum(p.beats_per_dot for p in plans),
-                 "width": lane_layout(w).size * cfg.lanes, "kind": "rom", "read_ports": 1})
+                 "width": lane_layout(w).size * cfg.lanes, "kind": "rom", "read_ports": 1,
+                 "read": "comb"})
     return mems
 
 
 def unit_memories(acc) -> list[dict]:
-    """The requantization unit's memories (hw/accel/requant.py): its ROMs and RAMs."""
+    """The requantization unit's memories (hw/accel/requant.py): its ROMs and RAMs, all
+    read synchronously."""
     roms = ("rq_scale", "rq_adapter_weights", "rq_adapter_bias")
     return [{"name": name, "depth": depth, "width": width,
-             "kind": "rom" if name in roms else "ram", "read_ports": 1}
+             "kind": "rom" if name in roms else "ram", "read_ports": 1, "read": "sync"}
             for name, depth, width in acc.pipe.unit.memories()]
 
 
