@@ -279,7 +279,8 @@ def run_sharded(artifact, images: np.ndarray, rows: int, lanes: int, variant: st
     `jobs` processes or on `executor` (each Dask worker builds in its own build root).
     Golden, the comparison and any probe rerun stay here; a worker only builds (cached)
     and streams (`stream_shard`). Shard k's first `clean` images run clean, its seed is
-    seed + k. wall_s: the whole run, the workers' start and builds included."""
+    seed + k. wall_s: the whole run after generating the design and, for local workers,
+    building it (build_s); the workers' start (and on a cluster their builds) included."""
     from asq_hw.parallel import pmap
     from sim.shards import shard_bounds
 
@@ -287,14 +288,17 @@ def run_sharded(artifact, images: np.ndarray, rows: int, lanes: int, variant: st
     bounds = shard_bounds(images.shape[0], shards)
     if tally is not None:
         tally.total = len(bounds)
-    t0 = time.perf_counter()
+    t_build = time.perf_counter()
     if design is None:                                    # once, not in every worker
         design = generate(artifact, rows, lanes, variant)
+    sim = runner.sim_name(sim)
+    if executor is None:            # local workers share this build root: build it once here
+        _build(design, sim, build_root)
+    t0 = time.perf_counter()
     man = design[1]
     net, gold, codes = _golden(artifact, variant, man, images)
     beats = input_beats(codes, man["input"]["bits"])
     modes = [m for a, b in bounds for m in _modes(b - a, clean)]
-    sim = runner.sim_name(sim)
     items = [(design, beats[a:b], modes[a:b], seed + k, sim,
               None if executor is not None else build_root)
              for k, (a, b) in enumerate(bounds)]
@@ -304,4 +308,5 @@ def run_sharded(artifact, images: np.ndarray, rows: int, lanes: int, variant: st
                     lambda: build_accel(artifact, rows, lanes, variant, sim, build_root,
                                         design=design))
     run.wall_s = time.perf_counter() - t0
+    run.build_s = t0 - t_build
     return run
