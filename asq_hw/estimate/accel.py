@@ -29,7 +29,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import math
 from pathlib import Path
 
 from asq_hw.config import PEConfig
@@ -153,12 +152,18 @@ def _linear(coefs: dict, f: dict) -> float:
 
 
 def dsp_blocks(shape: AccelShape, target: str) -> int:
-    """MULT18X18D of the unit's multipliers on ecp5 (Yosys mul2dsp: 18 x 18 signed tiles
-    for products of at least DSP_MIN bits per side); none elsewhere."""
+    """MULT18X18D of the unit's multipliers on ecp5 (Yosys mul2dsp: 18 x 18 tiles of the
+    signed ports, slices of at least DSP_MIN bits per side); none elsewhere."""
     if target != "ecp5" or not shape.unit:
         return 0
-    return sum(math.ceil(a / 18) * math.ceil(b / 18) for a, b in shape.unit["multipliers"]
-               if min(a, b) >= DSP_MIN)
+    ports = shape.unit.get("dsp_ports", shape.unit["multipliers"])
+    return sum(_tiles(a) * _tiles(b) for a, b in ports)
+
+
+def _tiles(bits: int) -> int:
+    """18-bit slices of one factor that take a DSP: a last slice under DSP_MIN bits is left
+    to logic (measured: a 37 x 11 product takes 2 MULT18X18D, a 39 x 11 one 3)."""
+    return bits // 18 + int(bits % 18 >= DSP_MIN)
 
 
 DSP_MIN = 2
@@ -223,15 +228,22 @@ def unit_counts(w, slots: int, pm_max: int = 1) -> dict:
     """The requantization + adapter unit's structural counts from its widths
     (hw.accel.requant_plan.RqWidths; hw/accel/requant.py): its multipliers as (a, b) bits
     (per slot A x C, x x the beta code, the adapters' mean u-sum x PM (`pm_max` the largest
-    PM), hidden x weight, the requant u x R), its adders and pipeline registers."""
+    PM), hidden x weight, the requant u x R), the same as the signed ports the DSP mapper
+    tiles (`dsp_ports`), its adders and pipeline registers."""
     from golden import asq_int as Q
 
+    pm_bits = max(1, pm_max).bit_length()
     mults = ([(w.acc, w.c)] * slots
-             + [(w.x, Q.BETA_BITS + 1), (max(w.sum, w.h, w.u), max(1, pm_max).bit_length()),
+             + [(w.x, Q.BETA_BITS + 1), (max(w.sum, w.h, w.u), pm_bits),
                 (w.h, 8), (w.u, R_BITS + 1)])
+    # What Yosys' mul2dsp tiles: signed ports, so the mean's unsigned PM is zero-extended
+    # by a bit (requant.py: src0 * {0, PM}); with PM = 1 that is a 2-bit port, which still
+    # takes DSP tiles (measured: 11 MULT18X18D where 1-bit PM counted 9).
+    dsp = mults[:slots + 1] + [(mults[slots + 1][0], pm_bits + 1)] + mults[slots + 2:]
     adders = [w.x, w.value, w.sum, w.aacc, R_BITS]
     regs = [slots * w.c, w.d, w.x, w.value, w.u, w.sum, w.pool, w.h, w.aacc, 3 * R_BITS]
-    return {"multipliers": [list(m) for m in mults], "adders": adders, "registers": regs}
+    return {"multipliers": [list(m) for m in mults], "dsp_ports": [list(m) for m in dsp],
+            "adders": adders, "registers": regs}
 
 
 R_BITS = 17     # the reciprocal R of the requant multiplier u x R (hw/accel/requant.py)
