@@ -37,7 +37,6 @@ benches and the accelerator), `pack_bits` / `unpack_words` for the simulator han
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import numpy as np
 
@@ -45,11 +44,13 @@ from asq_hw.artifact import COMPUTE_OPS, Artifact, ComputeLayer, layer_pe_config
 from asq_hw.config import ABITS_RANGE, LANES_RANGE, ROWS_RANGE, PEConfig, _check_int, act_range
 from asq_hw.errors import UserError
 from hw.packing import pack_lanes
+from hw.tiling import Tiling
 
 
 @dataclasses.dataclass(frozen=True)
-class LayerMap:
-    """How one compute layer runs on a `rows` x `lanes` array, per image."""
+class LayerMap(Tiling):
+    """How one compute layer runs on a `rows` x `lanes` array, per image; tiles,
+    beats_per_dot, dots and beats from hw.tiling, as the accelerator's plan."""
 
     name: str
     op: str
@@ -58,23 +59,6 @@ class LayerMap:
     positions: int      # output positions (Ho * Wo for conv, 1 for linear)
     rows: int           # P
     lanes: int          # Q
-
-    @property
-    def tiles(self) -> int:
-        return math.ceil(self.outputs / self.rows)
-
-    @property
-    def beats_per_dot(self) -> int:
-        return math.ceil(self.fan_in / self.lanes)
-
-    @property
-    def dots(self) -> int:
-        """Output beats (dot products of P results) per image."""
-        return self.tiles * self.positions
-
-    @property
-    def beats(self) -> int:
-        return self.dots * self.beats_per_dot
 
     @property
     def macs(self) -> int:

@@ -32,20 +32,21 @@ and beat 0 enters the array at the edge after; then one beat per edge without bu
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import numpy as np
 
 from asq_hw.artifact import Artifact, ComputeLayer
 from hw.packing import pack_lanes
+from hw.tiling import Tiling
 
 SETUP = 2          # edges from the start edge to the edge before beat 0 enters the array
 BUFFERS = 2        # activation buffers (chain networks: layer i reads buffer i % 2)
 
 
 @dataclasses.dataclass(frozen=True)
-class LayerPlan:
-    """One compute layer on a `rows` x `lanes` array (see the module docstring).
+class LayerPlan(Tiling):
+    """One compute layer on a `rows` x `lanes` array (see the module docstring); tiles,
+    beats_per_dot, dots and beats from hw.tiling, as the mapper's.
 
     channels, in_hw: the input (C, H, W) in the buffer; kernel, stride, padding, out_hw:
     the window; outputs K, fan_in N = C * kh * kw; buffer: the buffer it reads;
@@ -101,22 +102,6 @@ class LayerPlan:
     def positions(self) -> int:
         return self.out_hw[0] * self.out_hw[1]
 
-    @property
-    def tiles(self) -> int:
-        return math.ceil(self.outputs / self.rows)
-
-    @property
-    def beats_per_dot(self) -> int:
-        return math.ceil(self.fan_in / self.lanes)
-
-    @property
-    def beats(self) -> int:
-        return self.tiles * self.positions * self.beats_per_dot
-
-    @property
-    def dots(self) -> int:
-        """Result beats (P accumulators each) per image."""
-        return self.tiles * self.positions
 
     @property
     def weight_depth(self) -> int:
