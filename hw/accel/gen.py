@@ -12,6 +12,7 @@ from __future__ import annotations
 from amaranth.back import verilog
 
 from hw.accel.core import LayerCore
+from hw.comb_start import RESET_CYCLES, comb_start
 from hw.gen import port_list
 
 
@@ -96,6 +97,10 @@ def accel_manifest(acc) -> dict:
                    "last": "out_last on the image's last beat",
                    "meaning": "integer logits; real logit = value * 2**-logit_shift; the "
                               "prediction is the first largest"},
+        "reset": {"port": "rst", "active": "high", "synchronous": True,
+                  "min_cycles": RESET_CYCLES,
+                  "note": "hold rst high for at least min_cycles rising edges before the "
+                          "first input beat"},
         "cycles_per_image": acc.cycles_per_image,
         "interval": acc.interval,
         "macs_per_image": sum(p.outputs * p.positions * p.fan_in for p in acc.pipe.plans),
@@ -106,6 +111,8 @@ def accel_manifest(acc) -> dict:
 
 
 def generate_accel(acc) -> tuple[str, dict]:
-    """(Verilog text, manifest) of an `Accelerator`."""
+    """(Verilog text, manifest) of an `Accelerator`; its processes all run by the first
+    clock edge in any simulator (hw/comb_start.py), so RESET_CYCLES edges of reset reset it
+    whatever a bench does at time 0."""
     text = verilog.convert(acc, name=acc.top, emit_src=False)
-    return text, accel_manifest(acc)
+    return comb_start(text), accel_manifest(acc)
