@@ -7,7 +7,8 @@
 and with --vectors K the first K test images as vectors for any HDL bench: OUT/vectors.npz
 (inputs: the input codes (K, C, H, W); logits (K, classes) int64; predictions; labels),
 OUT/inputs.hex and OUT/logits.hex (one stream beat per line, hex, in the manifest's
-packing, images back to back, for $readmemh). The files are swapped in as one folder.
+packing, images back to back, for $readmemh), and OUT/tb_asq_accel.v, a self-checking
+plain Verilog bench of them (sim/plain_bench.py). The files are swapped in as one folder.
 
 `sim accel` runs the first K test images through the RTL (sim/accelsim.py): every logit
 against golden, cycles of the clean images against the manifest; exit 1 on any mismatch.
@@ -19,7 +20,8 @@ from asq_hw.cluster import HELP
 from asq_hw.commands.args import Choice, check_int, check_rows, checked
 from asq_hw.config import VARIANTS
 
-OUT_NAMES = ("asq_accel.v", "asq_accel.json", "vectors.npz", "inputs.hex", "logits.hex")
+OUT_NAMES = ("asq_accel.v", "asq_accel.json", "vectors.npz", "inputs.hex", "logits.hex",
+             "tb_asq_accel.v")
 
 
 def add_accel_args(p) -> None:
@@ -98,6 +100,7 @@ def run_verilog(args) -> int:
     from asq_hw.outputs import staged_folder, write_bytes, write_text
     from hw.accel.gen import generate_accel
     from hw.gen import manifest_text
+    from sim.plain_bench import NAME, plain_bench
 
     art = load_checked(args)
     if args.vectors is not None:
@@ -116,7 +119,9 @@ def run_verilog(args) -> int:
                                                        man["input"]["bits"]))
             write_text(stage / "logits.hex", hex_lines(vec["logits"].reshape(-1),
                                                        man["output"]["bits"]))
-    extra = f", vectors of {args.vectors} images" if vec is not None else ""
+            write_text(stage / NAME, plain_bench(man, args.vectors))
+    extra = (f", vectors of {args.vectors} images and their bench {NAME}" if vec is not None
+             else "")
     print(f"wrote {args.out}/asq_accel.v and asq_accel.json{extra}: top {man['top']}, "
           f"{args.rows}x{args.lanes} {args.variant}, {man['input']['beats']} input beats, "
           f"{man['output']['beats']} logit beats, {man['cycles_per_image']} cycles per image")
