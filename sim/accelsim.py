@@ -127,7 +127,7 @@ def input_beats(codes: np.ndarray, bits: int) -> list[list[int]]:
     return (flat & ((1 << bits) - 1)).tolist()
 
 
-def _simulate(b, images: list[list[int]], modes: list[str], out_beats: int, seed: int,
+def _simulate(b, images: list[list[int]], modes: list[str], seed: int,
               probe: list[int] = ()) -> dict:
     ports = {p["role"]: p["name"] for p in b.manifest["ports"]}
     run_dir = runner.run_dir_of(b)
@@ -136,7 +136,6 @@ def _simulate(b, images: list[list[int]], modes: list[str], out_beats: int, seed
     job = run_dir / "stream_job.json"
     job.write_text(json.dumps({
         "ports": ports, "bfm": b.manifest["bfm"], "images": images, "modes": modes,
-        "out_beats": out_beats,
         "max_cycles": 4 * int(b.manifest["cycles_per_image"]) + 1000,
         "seed": seed, "gap_p": 0.3, "max_gap": 3, "stall_p": 0.3, "probe": list(probe),
         "result": str(result)}), encoding="utf-8")
@@ -205,7 +204,7 @@ def stream_shard(item: tuple) -> dict:
     design, beats, modes, seed, sim, build_root = item
     b = _build(design, sim, build_root)
     t = time.perf_counter()
-    got = _simulate(b, beats, modes, design[1]["output"]["classes"], seed)
+    got = _simulate(b, beats, modes, seed)
     return {**got, "sim": b.sim, "sim_s": time.perf_counter() - t}
 
 
@@ -239,8 +238,8 @@ def _assemble(rows, lanes, variant, man, reports: list[dict], net, gold, codes, 
     bad = np.flatnonzero(np.any(logits != gold.logits_int, axis=1))
     if bad.size:
         i = int(bad[0])
-        probe = _simulate(b_local(), input_beats(codes[i:i + 1], in_bits), ["clean"], classes,
-                          seed, probe=[0])["images"][0]["probe"]
+        probe = _simulate(b_local(), input_beats(codes[i:i + 1], in_bits), ["clean"], seed,
+                          probe=[0])["images"][0]["probe"]
         run.first_bad_image = i
         run.first_bad_layer = first_bad_layer(man["config"]["abits"], net, images[i:i + 1],
                                               probe)
@@ -261,8 +260,7 @@ def run_accel(artifact, images: np.ndarray, rows: int, lanes: int, variant: str 
     net, gold, codes = _golden(artifact, variant, man, images)
     modes = _modes(images.shape[0], clean)
     t1 = time.perf_counter()
-    got = _simulate(b, input_beats(codes, man["input"]["bits"]), modes,
-                    man["output"]["classes"], seed)
+    got = _simulate(b, input_beats(codes, man["input"]["bits"]), modes, seed)
     rep = {**got, "sim": b.sim, "sim_s": time.perf_counter() - t1}
     run = _assemble(rows, lanes, variant, man, [rep], net, gold, codes, images, modes, seed,
                     lambda: b)

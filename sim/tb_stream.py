@@ -28,14 +28,14 @@ from pathlib import Path
 import cocotb
 from cocotb.triggers import FallingEdge, First, RisingEdge, Timer
 
+from hw.packing import pack_lanes
+
 JOB_ENV = "ASQ_HW_STREAM_JOB"
 
 
 def _pack(values: list[int], width: int) -> int:
-    word = 0
-    for k, v in enumerate(values):
-        word |= (int(v) & ((1 << width) - 1)) << (k * width)
-    return word
+    """One packed vector of the wrapper: element k at bits [k*width, (k+1)*width)."""
+    return pack_lanes([values], width)[0]
 
 
 def _stimulus(beats: int, rough: bool, rng: random.Random, job: dict) -> tuple[int, int]:
