@@ -234,18 +234,24 @@ class LinearLayer:
                    d.get("input"))
 
 
-@dataclasses.dataclass(frozen=True)
-class Relu:
-    """Integer ReLU (model.json op "relu")."""
+class _Bare:
+    """An op without parameters: model.json holds only its name."""
 
-    op: ClassVar[str] = "relu"
+    op: ClassVar[str]
 
     def to_json(self) -> dict:
         return {"op": self.op}
 
     @classmethod
-    def from_json(cls, d: dict) -> Relu:
+    def from_json(cls, d: dict):
         return cls()
+
+
+@dataclasses.dataclass(frozen=True)
+class Relu(_Bare):
+    """Integer ReLU (model.json op "relu")."""
+
+    op: ClassVar[str] = "relu"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -265,32 +271,18 @@ class MaxPool:
 
 
 @dataclasses.dataclass(frozen=True)
-class Flatten:
+class Flatten(_Bare):
     """(B, C, H, W) -> (B, C*H*W) in torch.flatten(x, 1) order (model.json op "flatten")."""
 
     op: ClassVar[str] = "flatten"
 
-    def to_json(self) -> dict:
-        return {"op": self.op}
-
-    @classmethod
-    def from_json(cls, d: dict) -> Flatten:
-        return cls()
-
 
 @dataclasses.dataclass(frozen=True)
-class AvgPool:
+class AvgPool(_Bare):
     """Global average pooling (model.json op "avgpool", version 3): (B, C, H, W) -> (B, C,
     1, 1), golden.residual.avgpool on u."""
 
     op: ClassVar[str] = "avgpool"
-
-    def to_json(self) -> dict:
-        return {"op": self.op}
-
-    @classmethod
-    def from_json(cls, d: dict) -> AvgPool:
-        return cls()
 
 
 @dataclasses.dataclass(frozen=True)
