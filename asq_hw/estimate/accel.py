@@ -156,8 +156,7 @@ def dsp_blocks(shape: AccelShape, target: str) -> int:
     signed ports, slices of at least DSP_MIN bits per side); none elsewhere."""
     if target != "ecp5" or not shape.unit:
         return 0
-    ports = shape.unit.get("dsp_ports", shape.unit["multipliers"])
-    return sum(_tiles(a) * _tiles(b) for a, b in ports)
+    return sum(_tiles(a) * _tiles(b) for a, b in shape.unit["dsp_ports"])
 
 
 def _tiles(bits: int) -> int:
@@ -232,17 +231,18 @@ def unit_counts(w, slots: int, pm_max: int = 1) -> dict:
     tiles (`dsp_ports`), its adders and pipeline registers."""
     from golden import asq_int as Q
 
+    def mults(pm_bits: int) -> list[list[int]]:
+        return [[w.acc, w.c] for _ in range(slots)] + [
+            [w.x, Q.BETA_BITS + 1], [max(w.sum, w.h, w.u), pm_bits], [w.h, 8],
+            [w.u, R_BITS + 1]]
+
     pm_bits = max(1, pm_max).bit_length()
-    mults = ([(w.acc, w.c)] * slots
-             + [(w.x, Q.BETA_BITS + 1), (max(w.sum, w.h, w.u), pm_bits),
-                (w.h, 8), (w.u, R_BITS + 1)])
-    # What Yosys' mul2dsp tiles: signed ports, so the mean's unsigned PM is zero-extended
-    # by a bit (requant.py: src0 * {0, PM}); with PM = 1 that is a 2-bit port, which still
-    # takes DSP tiles (measured: 11 MULT18X18D where 1-bit PM counted 9).
-    dsp = mults[:slots + 1] + [(mults[slots + 1][0], pm_bits + 1)] + mults[slots + 2:]
     adders = [w.x, w.value, w.sum, w.aacc, R_BITS]
     regs = [slots * w.c, w.d, w.x, w.value, w.u, w.sum, w.pool, w.h, w.aacc, 3 * R_BITS]
-    return {"multipliers": [list(m) for m in mults], "dsp_ports": [list(m) for m in dsp],
+    # Yosys' mul2dsp tiles signed ports, so the mean's unsigned PM is zero-extended
+    # by a bit (requant.py: src0 * {0, PM}); with PM = 1 that is a 2-bit port, which still
+    # takes DSP tiles (measured: 11 MULT18X18D where 1-bit PM counted 9).
+    return {"multipliers": mults(pm_bits), "dsp_ports": mults(pm_bits + 1),
             "adders": adders, "registers": regs}
 
 
