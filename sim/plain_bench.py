@@ -19,6 +19,8 @@ if the logits stop coming (no logit within 4 x cycles_per_image + 1000 edges).
 
 from __future__ import annotations
 
+from sim.stream_bfm import STREAM_ROLES
+
 NAME = "tb_asq_accel.v"
 
 
@@ -30,9 +32,7 @@ def plain_bench(manifest: dict, images: int) -> str:
     ib, ob = manifest["input"]["beats"], manifest["output"]["beats"]
     iw, ow = p["in_data"]["width"], p["out_data"]["width"]
     reset, cycles = manifest["reset"]["min_cycles"], manifest["cycles_per_image"]
-    conns = ", ".join(f".{p[r]['name']}({r})" for r in (
-        "clk", "rst", "in_valid", "in_ready", "in_data", "in_last", "out_valid", "out_ready",
-        "out_data", "out_last"))
+    conns = ", ".join(f".{p[r]['name']}({r})" for r in STREAM_ROLES)
     n_in, n_out = images * ib, images * ob
     return f"""`timescale 1ns/1ps
 // Written by asq-hw from asq_accel.json (sim/plain_bench.py): {images} images.
